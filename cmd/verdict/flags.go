@@ -1,0 +1,153 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Defaults of the serve flags, as the contract pins them.
+const (
+	defaultAddr        = ":8080"
+	defaultPolicies    = "policies"
+	defaultClerkAPIURL = "https://api.clerk.com"
+	defaultClockSkew   = 5 * time.Second
+)
+
+// serviceConfig is the configuration shared by serve, dev and check.
+type serviceConfig struct {
+	Addr     string
+	Policies string
+	// ShutdownDelay keeps serving after /readyz turns 503 on shutdown, so
+	// load balancers stop routing here before connections drain.
+	ShutdownDelay time.Duration
+	Keys          keyConfig
+	Verify        verifyConfig
+}
+
+// keyConfig names where verification keys come from; exactly one is set.
+type keyConfig struct {
+	JWKSURL        string
+	JWKSFile       string
+	JWTKeyFile     string
+	JWTKeyPEM      string // CLERK_JWT_KEY: the PEM text itself
+	ClerkSecretKey string
+	ClerkAPIURL    string
+}
+
+// verifyConfig holds the token rules beyond the signature.
+type verifyConfig struct {
+	Issuer            string
+	AuthorizedParties []string
+	ClockSkew         time.Duration
+}
+
+// flagSet returns a FlagSet whose errors are returned, not printed-and-exited.
+func flagSet(name string, output io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("verdict "+name, flag.ContinueOnError)
+	fs.SetOutput(output)
+	return fs
+}
+
+func addServerFlags(fs *flag.FlagSet, c *serviceConfig) {
+	fs.StringVar(&c.Addr, "addr", defaultAddr, "listen address")
+	fs.StringVar(&c.Policies, "policies", defaultPolicies, "directory of .rego and data files, watched for changes")
+	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", 0, "on shutdown, keep serving this long after /readyz turns 503")
+}
+
+func addKeyFlags(fs *flag.FlagSet, c *serviceConfig) {
+	fs.StringVar(&c.Keys.JWKSURL, "jwks-url", "", "remote JWKS URL (Clerk: https://<frontend-api>/.well-known/jwks.json)")
+	fs.StringVar(&c.Keys.JWKSFile, "jwks-file", "", "local JWKS file")
+	fs.StringVar(&c.Keys.JWTKeyFile, "jwt-key-file", "", "PEM public key file (Clerk's JWT public key); CLERK_JWT_KEY may hold the PEM text instead")
+	fs.StringVar(&c.Keys.ClerkSecretKey, "clerk-secret-key", "", "Clerk secret key: fetch the JWKS from the Backend API (also CLERK_SECRET_KEY)")
+	fs.StringVar(&c.Keys.ClerkAPIURL, "clerk-api-url", defaultClerkAPIURL, "Backend API base for --clerk-secret-key")
+	fs.StringVar(&c.Verify.Issuer, "issuer", "", "required iss value; empty means not checked")
+	fs.Func("authorized-parties", "comma-separated allowed azp origins; empty means not checked", func(v string) error {
+		c.Verify.AuthorizedParties = splitList(v)
+		return nil
+	})
+	fs.DurationVar(&c.Verify.ClockSkew, "clock-skew", defaultClockSkew, "leeway for exp, nbf and iat")
+}
+
+// parseFlags parses args with each flag's VERDICT_<FLAG> environment variable
+// as its default, so an explicit flag wins over the environment.
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := envName(f.Name)
+		if v := getenv(name); v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("environment variable %s: %w", name, err))
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// envName maps a flag name to its environment variable: clock-skew → VERDICT_CLOCK_SKEW.
+func envName(flagName string) string {
+	return "VERDICT_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// applyClerkEnv reads Clerk's own variables, which stand in for a flag that
+// was not given.
+func applyClerkEnv(c *keyConfig, getenv func(string) string) {
+	if c.JWTKeyFile == "" {
+		c.JWTKeyPEM = getenv("CLERK_JWT_KEY")
+	}
+	if c.ClerkSecretKey == "" {
+		c.ClerkSecretKey = getenv("CLERK_SECRET_KEY")
+	}
+}
+
+// validate checks that exactly one key source is configured.
+func (c keyConfig) validate() error {
+	var given []string
+	for _, s := range []struct{ name, value string }{
+		{"--jwks-url", c.JWKSURL},
+		{"--jwks-file", c.JWKSFile},
+		{"--jwt-key-file", c.JWTKeyFile},
+		{"CLERK_JWT_KEY", c.JWTKeyPEM},
+		{"--clerk-secret-key/CLERK_SECRET_KEY", c.ClerkSecretKey},
+	} {
+		if s.value != "" {
+			given = append(given, s.name)
+		}
+	}
+	switch len(given) {
+	case 1:
+		return nil
+	case 0:
+		return errors.New("no key source: give exactly one of --jwks-url, --jwks-file, --jwt-key-file (or CLERK_JWT_KEY), --clerk-secret-key (or CLERK_SECRET_KEY)")
+	}
+	return fmt.Errorf("more than one key source (%s): give exactly one", strings.Join(given, ", "))
+}
+
+func (c verifyConfig) validate() error {
+	if c.ClockSkew < 0 {
+		return fmt.Errorf("--clock-skew must not be negative, got %s", c.ClockSkew)
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}

@@ -1,0 +1,41 @@
+// Command verdict is a policy decision point for applications that sign
+// users in with Clerk: it verifies session tokens, evaluates Rego policies
+// and answers allow or deny with a stable reason code.
+//
+// Usage:
+//
+//	verdict serve --jwks-url https://<frontend-api>/.well-known/jwks.json
+//	verdict dev
+//	verdict check --claims claims.json --action tasks:read --resource '{"org_id":"org_1"}'
+//	verdict version
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+)
+
+func main() {
+	err := run(context.Background(), os.Args, os.Getenv, os.Stdout)
+	if err != nil && !errors.Is(err, errDenied) {
+		fmt.Fprintln(os.Stderr, "verdict:", err)
+	}
+	os.Exit(exitCode(err))
+}
+
+// exitCode maps run's error to the process exit status: 0 success, 1 a
+// `check` that denied, 2 anything else (usage, configuration, start-up).
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	if errors.Is(err, errDenied) {
+		return 1
+	}
+	return 2
+}
+
+// errDenied is returned by `verdict check` when the decision is a deny.
+var errDenied = errors.New("denied")

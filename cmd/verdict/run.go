@@ -1,0 +1,46 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage: verdict <command> [flags]
+
+commands:
+  serve     run the decision service
+  dev       run the service with an ephemeral key, its JWKS and a token minter
+  check     one decision from the command line, offline
+  version   print version, commit and OPA version
+
+Run 'verdict <command> -h' for a command's flags.`
+
+// run is the whole program: main only maps its error to an exit status.
+// Every outside dependency (arguments, environment, output) is a parameter,
+// so tests drive the real program in-process.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	if len(args) < 2 {
+		return fmt.Errorf("no command given\n%s", usage)
+	}
+	cmd, rest := args[1], args[2:]
+	switch cmd {
+	case "serve":
+		return runServe(ctx, rest, getenv, stdout)
+	case "dev":
+		return runDev(ctx, rest, getenv, stdout)
+	case "check":
+		return runCheck(ctx, rest, getenv, stdout)
+	case "version":
+		return runVersion(stdout)
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+}

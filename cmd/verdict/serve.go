@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/verdict-pdp/verdict/internal/authn"
+)
+
+// clerkJWKSMaxAge is how long keys fetched from Clerk's Backend API are
+// trusted before a refetch, as Clerk's own SDK does.
+const clerkJWKSMaxAge = 5 * time.Minute
+
+// runServe implements `verdict serve`.
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	var cfg serviceConfig
+	fs := flagSet("serve", stdout)
+	addServerFlags(fs, &cfg)
+	addKeyFlags(fs, &cfg)
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	applyClerkEnv(&cfg.Keys, getenv)
+	if err := cfg.Keys.validate(); err != nil {
+		return err
+	}
+	if err := cfg.Verify.validate(); err != nil {
+		return err
+	}
+
+	logger := slog.New(slog.NewJSONHandler(stdout, nil))
+	keys, background, err := loadKeys(cfg.Keys, logger)
+	if err != nil {
+		return err
+	}
+	src := policySource{fsys: os.DirFS(cfg.Policies), dir: cfg.Policies, watch: true}
+	svc, err := newService(ctx, logger, src, keys, cfg.Verify)
+	if err != nil {
+		return err
+	}
+	if background != nil {
+		svc.background = append(svc.background, background)
+	}
+	return svc.serve(ctx, cfg, nil, nil)
+}
+
+// loadKeys builds the configured key source. Remote sources come with a
+// background task that fetches and refreshes them; start-up does not wait
+// for the first fetch (readiness does).
+func loadKeys(c keyConfig, logger *slog.Logger) (authn.KeySet, func(context.Context), error) {
+	switch {
+	case c.JWKSFile != "":
+		keys, err := authn.LoadJWKSFile(c.JWKSFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("load --jwks-file: %w", err)
+		}
+		return keys, nil, nil
+	case c.JWTKeyFile != "":
+		pem, err := os.ReadFile(c.JWTKeyFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read --jwt-key-file: %w", err)
+		}
+		keys, err := authn.ParsePEM(pem)
+		if err != nil {
+			return nil, nil, fmt.Errorf("parse --jwt-key-file %s: %w", c.JWTKeyFile, err)
+		}
+		return keys, nil, nil
+	case c.JWTKeyPEM != "":
+		keys, err := authn.ParsePEM([]byte(c.JWTKeyPEM))
+		if err != nil {
+			return nil, nil, fmt.Errorf("parse CLERK_JWT_KEY: %w", err)
+		}
+		return keys, nil, nil
+	case c.JWKSURL != "":
+		if err := checkURL(c.JWKSURL); err != nil {
+			return nil, nil, fmt.Errorf("--jwks-url: %w", err)
+		}
+		r := authn.NewRemoteJWKS(authn.RemoteOptions{URL: c.JWKSURL, Logger: logger})
+		return r, r.Run, nil
+	default:
+		base := strings.TrimRight(c.ClerkAPIURL, "/")
+		if err := checkURL(base); err != nil {
+			return nil, nil, fmt.Errorf("--clerk-api-url: %w", err)
+		}
+		r := authn.NewRemoteJWKS(authn.RemoteOptions{
+			URL:    base + "/v1/jwks",
+			Header: http.Header{"Authorization": {"Bearer " + c.ClerkSecretKey}},
+			MaxAge: clerkJWKSMaxAge,
+			Logger: logger,
+		})
+		return r, r.Run, nil
+	}
+}
+
+func checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("invalid URL: %w", err)
+	}
+	if u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
+		return fmt.Errorf("%q is not an http(s) URL", raw)
+	}
+	return nil
+}

@@ -1,0 +1,83 @@
+// Package authz holds Verdict's domain: who is asking (Principal), what they
+// ask for (Check), the answer (Decision) with its stable reason codes, and the
+// Decider that turns a session token and a check into a decision.
+//
+// It depends on nothing but the standard library. Token verification and
+// policy evaluation are reached through the small interfaces declared here
+// (Authenticator, Evaluator), so the package never sees HTTP, JWTs or Rego.
+package authz
+
+import (
+	"time"
+)
+
+// Principal is the normalized view of a verified Clerk session token, the
+// same for both token formats. The zero value is the anonymous principal.
+type Principal struct {
+	// Authenticated is false for the anonymous principal (no token).
+	Authenticated bool `json:"-"`
+
+	UserID    string `json:"user_id,omitempty"`
+	SessionID string `json:"session_id,omitempty"`
+	OrgID     string `json:"org_id,omitempty"`
+	// OrgRole always carries exactly one "org:" prefix ("org:admin").
+	OrgRole string `json:"org_role,omitempty"`
+	OrgSlug string `json:"org_slug,omitempty"`
+	// OrgPermissions are the custom permissions the token carries for the
+	// active organization. System permissions (org:sys_*) are never here in a
+	// real session token; policies decide those by role.
+	OrgPermissions []string `json:"org_permissions"`
+	// Features and Plans are the fea/pla entries in token order ("o:dashboard").
+	Features []string `json:"features,omitempty"`
+	Plans    []string `json:"plans,omitempty"`
+	// FactorVerificationAge is fva: minutes since the first- and second-factor
+	// verification, -1 for never. Nil when the token does not carry it.
+	FactorVerificationAge *[2]int `json:"factor_verification_age,omitempty"`
+	// SessionStatus is sts ("active", "pending"), empty when absent.
+	SessionStatus string `json:"session_status,omitempty"`
+	// Actor is act, present while someone impersonates the user.
+	Actor map[string]any `json:"actor,omitempty"`
+	// TokenVersion is 2 for Clerk's v2 session token format, else 1.
+	TokenVersion int       `json:"token_version"`
+	ExpiresAt    time.Time `json:"expires_at"`
+}
+
+// Resource is the object a check is about. OrgID names the tenant that owns it.
+type Resource struct {
+	Type       string         `json:"type,omitempty"`
+	ID         string         `json:"id,omitempty"`
+	OrgID      string         `json:"org_id,omitempty"`
+	OrgSlug    string         `json:"org_slug,omitempty"`
+	OwnerID    string         `json:"owner_id,omitempty"`
+	Attributes map[string]any `json:"attributes,omitempty"`
+}
+
+// Check is one question: may the principal perform Action on Resource?
+type Check struct {
+	Action   string         `json:"action"`
+	Resource *Resource      `json:"resource,omitempty"`
+	Context  map[string]any `json:"context,omitempty"`
+}
+
+// Decision is the answer to a Check, in the wire shape of the contract.
+type Decision struct {
+	DecisionID     string `json:"decision_id"`
+	Allow          bool   `json:"allow"`
+	Reason         Reason `json:"reason"`
+	Message        string `json:"message"`
+	PolicyRevision string `json:"policy_revision"`
+}
+
+// Input is what the policies are evaluated against: the verified principal
+// and one check.
+type Input struct {
+	Principal Principal
+	Check     Check
+}
+
+// Outcome is what the policies answered for one Input.
+type Outcome struct {
+	Allow   bool
+	Reason  Reason
+	Message string
+}

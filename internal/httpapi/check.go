@@ -1,0 +1,102 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/verdict-pdp/verdict/internal/authz"
+)
+
+// checkFields are the fields of one check, shared by /v1/check and each
+// entry of /v1/check/batch.
+type checkFields struct {
+	Action   *string         `json:"action"`
+	Resource *authz.Resource `json:"resource"`
+	Context  map[string]any  `json:"context"`
+}
+
+// check validates the fields and returns the domain check. where names the
+// check in error messages ("" for the single check).
+func (c checkFields) check(where string) (authz.Check, error) {
+	if c.Action == nil || *c.Action == "" {
+		return authz.Check{}, badRequest(where + "\"action\" is required and must be a non-empty string")
+	}
+	return authz.Check{Action: *c.Action, Resource: c.Resource, Context: c.Context}, nil
+}
+
+type checkRequest struct {
+	Token    string          `json:"token"`
+	Action   *string         `json:"action"`
+	Resource *authz.Resource `json:"resource"`
+	Context  map[string]any  `json:"context"`
+}
+
+func (r checkRequest) check() (authz.Check, error) {
+	return checkFields{Action: r.Action, Resource: r.Resource, Context: r.Context}.check("")
+}
+
+// handleCheck serves POST /v1/check: one decision.
+func (s *server) handleCheck() http.Handler {
+	return s.endpoint(func(w http.ResponseWriter, r *http.Request) error {
+		var req checkRequest
+		if err := decodeJSON(w, r, s.limits.MaxBodyBytes, &req); err != nil {
+			return err
+		}
+		c, err := req.check()
+		if err != nil {
+			return err
+		}
+		d, err := s.decider.Check(r.Context(), req.Token, c)
+		if err != nil {
+			return internalError(err)
+		}
+		writeJSON(w, http.StatusOK, d)
+		return nil
+	})
+}
+
+type batchRequest struct {
+	Token  string        `json:"token"`
+	Checks []checkFields `json:"checks"`
+}
+
+// checks validates the batch and returns its checks in order.
+func (r batchRequest) checks(max int) ([]authz.Check, error) {
+	if n := len(r.Checks); n == 0 || n > max {
+		return nil, badRequest(fmt.Sprintf("\"checks\" must hold between 1 and %d checks, not %d", max, n))
+	}
+	checks := make([]authz.Check, len(r.Checks))
+	for i, f := range r.Checks {
+		c, err := f.check(fmt.Sprintf("checks[%d]: ", i))
+		if err != nil {
+			return nil, err
+		}
+		checks[i] = c
+	}
+	return checks, nil
+}
+
+type batchResponse struct {
+	Results []authz.Decision `json:"results"`
+}
+
+// handleBatch serves POST /v1/check/batch: many decisions for one token,
+// which is verified once.
+func (s *server) handleBatch() http.Handler {
+	return s.endpoint(func(w http.ResponseWriter, r *http.Request) error {
+		var req batchRequest
+		if err := decodeJSON(w, r, s.limits.MaxBodyBytes, &req); err != nil {
+			return err
+		}
+		checks, err := req.checks(s.limits.MaxBatch)
+		if err != nil {
+			return err
+		}
+		results, err := s.decider.CheckBatch(r.Context(), req.Token, checks)
+		if err != nil {
+			return internalError(err)
+		}
+		writeJSON(w, http.StatusOK, batchResponse{Results: results})
+		return nil
+	})
+}

@@ -1,0 +1,102 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+)
+
+// decodeJSON reads a JSON request body into dst, strictly: the content type
+// must be JSON (415), the body at most limit bytes (413), a single value
+// with no unknown fields and no wrong types (400).
+func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any) error {
+	if err := requireJSON(r.Header.Get("Content-Type")); err != nil {
+		return err
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return &Error{
+				Status:  http.StatusRequestEntityTooLarge,
+				Code:    codePayloadTooLarge,
+				Message: fmt.Sprintf("request body is larger than %d bytes", limit),
+			}
+		}
+		return badRequest("could not read the request body")
+	}
+	return unmarshalStrict(body, dst)
+}
+
+// unmarshalStrict decodes exactly one JSON value into dst, refusing unknown
+// fields and trailing data. Numbers in free-form objects stay exact.
+func unmarshalStrict(body []byte, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	if err := dec.Decode(dst); err != nil {
+		return badRequest(describeJSONError(err))
+	}
+	if dec.More() {
+		return badRequest("request body holds more than one JSON value")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return badRequest("request body holds data after the JSON value")
+	}
+	return nil
+}
+
+// requireJSON accepts application/json and any +json type.
+func requireJSON(contentType string) error {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json")) {
+		return nil
+	}
+	return &Error{
+		Status:  http.StatusUnsupportedMediaType,
+		Code:    codeUnsupportedMediaType,
+		Message: "Content-Type must be application/json",
+	}
+}
+
+// describeJSONError turns decoder errors into messages that name the field
+// and never echo the body (which may hold a token).
+func describeJSONError(err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, io.EOF):
+		return "request body is empty"
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("malformed JSON at byte %d", syntax.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "malformed JSON: unexpected end of input"
+	case errors.As(err, &typ):
+		if typ.Field != "" {
+			return fmt.Sprintf("field %q must be %s, not %s", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value)
+		}
+		return fmt.Sprintf("request body must be a JSON object, not %s", typ.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	}
+	return "malformed JSON"
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "map", "struct", "ptr":
+		return "an object"
+	case "slice", "array":
+		return "an array"
+	case "bool":
+		return "a boolean"
+	}
+	return "a number"
+}

@@ -1,0 +1,83 @@
+// Package httpapi is Verdict's HTTP surface: the routes of the wire
+// contract, strict request decoding, the JSON error envelope and the single
+// place where errors become statuses. It decides nothing itself; decisions
+// come from an authz.Decider.
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/verdict-pdp/verdict/internal/authz"
+)
+
+// Limits bound what one request may ask.
+type Limits struct {
+	MaxBodyBytes int64 // request body limit; larger bodies get 413
+	MaxBatch     int   // most checks in one /v1/check/batch request
+}
+
+// DefaultLimits are the contract's defaults.
+var DefaultLimits = Limits{MaxBodyBytes: 1 << 20, MaxBatch: 100}
+
+// Route is an extra endpoint mounted beside the API, such as the dev-mode
+// token minter.
+type Route struct {
+	Method, Path string
+	Handler      http.Handler
+}
+
+// Deps are what the API needs. Decider, Ready, Metrics and Logger are required.
+type Deps struct {
+	Decider *authz.Decider
+	// Ready reports whether the service can decide: nil when it can, else
+	// the reason it cannot (shown on /readyz).
+	Ready   func() error
+	Metrics http.Handler
+	Logger  *slog.Logger
+	Limits  Limits
+	Extra   []Route
+}
+
+type server struct {
+	decider *authz.Decider
+	ready   func() error
+	logger  *slog.Logger
+	limits  Limits
+}
+
+// New returns the API handler.
+func New(d Deps) http.Handler {
+	if d.Limits == (Limits{}) {
+		d.Limits = DefaultLimits
+	}
+	s := &server{decider: d.Decider, ready: d.Ready, logger: d.Logger, limits: d.Limits}
+
+	r := chi.NewRouter()
+	r.Use(recoverer(d.Logger))
+	r.NotFound(s.handleNotFound())
+	r.MethodNotAllowed(s.handleMethodNotAllowed())
+
+	r.Method(http.MethodPost, "/v1/check", s.handleCheck())
+	r.Method(http.MethodPost, "/v1/check/batch", s.handleBatch())
+	r.Method(http.MethodPost, "/v1/authenticate", s.handleAuthenticate())
+	r.Method(http.MethodGet, "/healthz", s.handleHealthz())
+	r.Method(http.MethodGet, "/readyz", s.handleReadyz())
+	r.Method(http.MethodGet, "/metrics", d.Metrics)
+	for _, e := range d.Extra {
+		r.Method(e.Method, e.Path, e.Handler)
+	}
+	return r
+}
+
+// endpoint adapts a handler that returns an error to http.Handler, rendering
+// the error through writeError.
+func (s *server) endpoint(h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			writeError(w, s.logger, err)
+		}
+	})
+}

@@ -1,0 +1,119 @@
+// Package metrics owns Verdict's Prometheus collectors on a private registry:
+// the four series the contract pins (decisions, decision latency, token
+// verifications, policy reloads) plus the Go and process collectors.
+//
+// Label values are bounded by construction: reason codes come from policies
+// and are folded to "other" when they are not well-formed codes, and no
+// label ever carries a user, organization or token.
+package metrics
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics records Verdict's operational series. Its methods are safe for
+// concurrent use.
+type Metrics struct {
+	gatherer      prometheus.Gatherer
+	decisions     *prometheus.CounterVec
+	duration      prometheus.Histogram
+	verifications *prometheus.CounterVec
+	reloads       *prometheus.CounterVec
+}
+
+// New creates the collectors and registers them, with the Go and process
+// collectors, on a fresh private registry.
+func New() *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		gatherer: reg,
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "verdict_decisions_total",
+			Help: "Decisions answered, by outcome and reason code.",
+		}, []string{"decision", "reason"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "verdict_decision_duration_seconds",
+			Help: "Time to decide one check, from verified session to decision.",
+			// Decisions take microseconds; the default buckets start at 5 ms.
+			Buckets: []float64{.00001, .000025, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .1},
+		}),
+		verifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "verdict_token_verifications_total",
+			Help: "Session tokens verified, by result (valid, expired, invalid).",
+		}, []string{"result"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "verdict_policy_reloads_total",
+			Help: "Policy reload attempts after a change, by result (success, failure).",
+		}, []string{"result"}),
+	}
+	reg.MustRegister(
+		m.decisions, m.duration, m.verifications, m.reloads,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	// Pre-create the fixed series so dashboards and alerts see zeros rather
+	// than missing data before the first event.
+	for _, r := range []string{"valid", "expired", "invalid"} {
+		m.verifications.WithLabelValues(r)
+	}
+	for _, r := range []string{"success", "failure"} {
+		m.reloads.WithLabelValues(r)
+	}
+	return m
+}
+
+// Handler serves the registry in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.gatherer, promhttp.HandlerOpts{})
+}
+
+// Gatherer exposes the private registry, for tests and embedding.
+func (m *Metrics) Gatherer() prometheus.Gatherer { return m.gatherer }
+
+// ObserveDecision counts one decision and its latency.
+func (m *Metrics) ObserveDecision(allow bool, reason string, elapsed time.Duration) {
+	decision := "deny"
+	if allow {
+		decision = "allow"
+	}
+	m.decisions.WithLabelValues(decision, boundedReason(reason)).Inc()
+	m.duration.Observe(elapsed.Seconds())
+}
+
+// ObserveTokenVerification counts one verified token by result.
+func (m *Metrics) ObserveTokenVerification(result string) {
+	m.verifications.WithLabelValues(result).Inc()
+}
+
+// ObservePolicyReload counts one reload attempt; err is nil on success.
+func (m *Metrics) ObservePolicyReload(err error) {
+	result := "success"
+	if err != nil {
+		result = "failure"
+	}
+	m.reloads.WithLabelValues(result).Inc()
+}
+
+// maxReasonLen bounds a reason label. Reason codes are short snake_case
+// words; anything else (a policy echoing input into its reason, say) would
+// make the label set unbounded.
+const maxReasonLen = 40
+
+// boundedReason returns reason when it looks like a reason code and "other"
+// otherwise, so a policy cannot mint a label value per user or request.
+func boundedReason(reason string) string {
+	if reason == "" || len(reason) > maxReasonLen {
+		return "other"
+	}
+	for _, c := range reason {
+		if (c < 'a' || c > 'z') && c != '_' && (c < '0' || c > '9') {
+			return "other"
+		}
+	}
+	return reason
+}

@@ -1,0 +1,57 @@
+package metrics_test
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/verdict-pdp/verdict/internal/metrics"
+)
+
+// TestExposition pins the contract's metric names, types and labels against
+// a golden exposition.
+func TestExposition(t *testing.T) {
+	t.Parallel()
+	m := metrics.New()
+	m.ObserveDecision(true, "role", 20*time.Microsecond)
+	m.ObserveDecision(false, "tenant_mismatch", 40*time.Microsecond)
+	m.ObserveDecision(false, "tenant_mismatch", 3*time.Millisecond)
+	m.ObserveDecision(false, "user_2xyz belongs to Org-A", time.Microsecond) // unbounded: folded
+	m.ObserveTokenVerification("valid")
+	m.ObserveTokenVerification("expired")
+	m.ObservePolicyReload(nil)
+	m.ObservePolicyReload(errors.New("broken"))
+	m.ObservePolicyReload(errors.New("broken again"))
+
+	golden, err := os.Open("testdata/exposition.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer golden.Close()
+	err = testutil.GatherAndCompare(m.Gatherer(), golden,
+		"verdict_decisions_total", "verdict_decision_duration_seconds",
+		"verdict_token_verifications_total", "verdict_policy_reloads_total")
+	if err != nil {
+		t.Errorf("exposition differs from testdata/exposition.txt:\n%v", err)
+	}
+}
+
+func TestRuntimeCollectors(t *testing.T) {
+	t.Parallel()
+	families, err := metrics.New().Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var goSeen, processSeen bool
+	for _, f := range families {
+		goSeen = goSeen || strings.HasPrefix(f.GetName(), "go_")
+		processSeen = processSeen || strings.HasPrefix(f.GetName(), "process_")
+	}
+	if !goSeen || !processSeen {
+		t.Errorf("go collector present = %v, process collector present = %v; want both", goSeen, processSeen)
+	}
+}

@@ -1,0 +1,131 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/loader"
+	"github.com/open-policy-agent/opa/v1/rego"
+)
+
+// DecisionQuery is the rule every policy set must define: one object
+// {"allow": bool, "reason": string, "message": string} for any input.
+const DecisionQuery = "data.verdict.authz.decision"
+
+// Problem is one thing wrong with a policy set, located in a file.
+type Problem struct {
+	File    string // path relative to the policy root, "" when not tied to a file
+	Line    int    // 1-based, 0 when unknown
+	Message string
+}
+
+func (p Problem) String() string {
+	switch {
+	case p.File != "" && p.Line > 0:
+		return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Message)
+	case p.File != "":
+		return fmt.Sprintf("%s: %s", p.File, p.Message)
+	}
+	return p.Message
+}
+
+// CompileError reports why a policy set was refused. Every problem names its
+// file and line where OPA knows them.
+type CompileError struct {
+	Problems []Problem
+}
+
+func (e *CompileError) Error() string {
+	msgs := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		msgs[i] = p.String()
+	}
+	return "policies do not compile: " + strings.Join(msgs, "; ")
+}
+
+// revision is one compiled, prepared policy set. It is immutable once built,
+// so evaluations can share it without locks.
+type revision struct {
+	name  string
+	query rego.PreparedEvalQuery
+}
+
+// compile loads, compiles and prepares a snapshot.
+func compile(ctx context.Context, s snapshot) (*revision, error) {
+	loaded, err := loader.NewFileLoader().
+		WithFS(s.fs()).
+		WithRegoVersion(ast.RegoV1).
+		All([]string{"."})
+	if err != nil {
+		return nil, asCompileError(err, s)
+	}
+	modules := loaded.ParsedModules()
+	compiler := ast.NewCompiler().WithEnablePrintStatements(false)
+	if compiler.Compile(modules); compiler.Failed() {
+		return nil, asCompileError(compiler.Errors, s)
+	}
+	if len(compiler.GetRulesExact(ast.MustParseRef(DecisionQuery))) == 0 {
+		return nil, &CompileError{Problems: []Problem{{
+			Message: "no rule defines " + DecisionQuery,
+		}}}
+	}
+	store, err := loaded.Store()
+	if err != nil {
+		return nil, asCompileError(err, s)
+	}
+	query, err := rego.New(
+		rego.Query(DecisionQuery),
+		rego.Compiler(compiler),
+		rego.Store(store),
+		rego.StrictBuiltinErrors(true),
+	).PrepareForEval(ctx)
+	if err != nil {
+		return nil, asCompileError(err, s)
+	}
+	return &revision{name: s.revision(), query: query}, nil
+}
+
+// asCompileError turns the error shapes of OPA's loader, parser and compiler
+// into a CompileError with file and line. Errors that carry no location but
+// start with a file name of the snapshot (data files) are attributed to it.
+func asCompileError(err error, s snapshot) *CompileError {
+	var out CompileError
+	var visit func(error)
+	visit = func(err error) {
+		var astErrs ast.Errors
+		var loadErrs loader.Errors
+		var astErr *ast.Error
+		switch {
+		case errors.As(err, &astErrs):
+			for _, e := range astErrs {
+				visit(e)
+			}
+		case errors.As(err, &loadErrs):
+			for _, e := range loadErrs {
+				visit(e)
+			}
+		case errors.As(err, &astErr):
+			p := Problem{Message: astErr.Code + ": " + astErr.Message}
+			if loc := astErr.Location; loc != nil {
+				p.File, p.Line = loc.File, loc.Row
+			}
+			out.Problems = append(out.Problems, p)
+		default:
+			out.Problems = append(out.Problems, fileProblem(err.Error(), s))
+		}
+	}
+	visit(err)
+	return &out
+}
+
+func fileProblem(msg string, s snapshot) Problem {
+	for name := range s.files {
+		if rest, ok := strings.CutPrefix(msg, name+": "); ok {
+			return Problem{File: name, Message: rest}
+		}
+	}
+	return Problem{Message: msg}
+}

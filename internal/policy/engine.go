@@ -1,0 +1,199 @@
+// Package policy loads Verdict's Rego policies, compiles and prepares them
+// once per revision, evaluates decisions against them, and swaps in edited
+// policies while serving, keeping the last good revision when an edit does
+// not compile.
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/rego"
+
+	"github.com/verdict-pdp/verdict/internal/authz"
+)
+
+// Options configures an Engine.
+type Options struct {
+	// Logger receives reload outcomes. Nil discards them.
+	Logger *slog.Logger
+	// OnReload, when set, is called after every reload attempt that saw
+	// changed files, with nil on success.
+	OnReload func(err error)
+	// Dir is how the policy root is named in errors and logs ("policies"),
+	// so a problem reads "policies/authz.rego:12: ...".
+	Dir string
+}
+
+// Engine evaluates decisions against the current policy revision. It is safe
+// for concurrent use; a reload swaps the whole revision atomically, so an
+// evaluation sees either the old policies or the new ones, never a mix.
+type Engine struct {
+	fsys     fs.FS
+	logger   *slog.Logger
+	onReload func(error)
+	dir      string
+	current  atomic.Pointer[revision]
+
+	mu          sync.Mutex // serializes reloads
+	lastAttempt string     // revision of the last snapshot tried, good or bad
+}
+
+// Load reads and compiles the policies under the root of fsys. It fails with
+// a *CompileError when they do not compile.
+func Load(ctx context.Context, fsys fs.FS, opts Options) (*Engine, error) {
+	e := &Engine{fsys: fsys, logger: opts.Logger, onReload: opts.OnReload, dir: opts.Dir}
+	if e.logger == nil {
+		e.logger = slog.New(slog.DiscardHandler)
+	}
+	s, err := readSnapshot(fsys)
+	if err != nil {
+		return nil, err
+	}
+	rev, err := e.compile(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	e.current.Store(rev)
+	e.lastAttempt = rev.name
+	return e, nil
+}
+
+// Revision names the policy revision being served: "sha256:" and the hash of
+// the policy files.
+func (e *Engine) Revision() string { return e.current.Load().name }
+
+// Evaluate answers one input with the current revision. An error, an
+// undefined result or a result of the wrong shape is an error, never an allow.
+func (e *Engine) Evaluate(ctx context.Context, in authz.Input) (authz.Outcome, string, error) {
+	rev := e.current.Load()
+	input, err := inputValue(in)
+	if err != nil {
+		return authz.Outcome{}, rev.name, fmt.Errorf("build policy input: %w", err)
+	}
+	rs, err := rev.query.Eval(ctx, rego.EvalParsedInput(input))
+	if err != nil {
+		return authz.Outcome{}, rev.name, fmt.Errorf("evaluate %s: %w", DecisionQuery, err)
+	}
+	out, err := outcome(rs)
+	return out, rev.name, err
+}
+
+// ErrUndefined means the policies produced no decision for an input.
+var ErrUndefined = errors.New(DecisionQuery + " is undefined for this input")
+
+// outcome extracts the decision object. Anything but exactly one object with
+// a boolean allow and a non-empty string reason is refused.
+func outcome(rs rego.ResultSet) (authz.Outcome, error) {
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return authz.Outcome{}, ErrUndefined
+	}
+	if len(rs) > 1 {
+		return authz.Outcome{}, fmt.Errorf("%s has %d results, want 1", DecisionQuery, len(rs))
+	}
+	obj, ok := rs[0].Expressions[0].Value.(map[string]any)
+	if !ok {
+		return authz.Outcome{}, fmt.Errorf("%s is %T, want an object", DecisionQuery, rs[0].Expressions[0].Value)
+	}
+	allow, ok := obj["allow"].(bool)
+	if !ok {
+		return authz.Outcome{}, fmt.Errorf("%s.allow is %T, want a boolean", DecisionQuery, obj["allow"])
+	}
+	reason, _ := obj["reason"].(string)
+	if reason == "" {
+		return authz.Outcome{}, fmt.Errorf("%s.reason is missing or not a string", DecisionQuery)
+	}
+	message, _ := obj["message"].(string)
+	return authz.Outcome{Allow: allow, Reason: authz.Reason(reason), Message: message}, nil
+}
+
+// Reload reads the policy files again and, if they changed since the last
+// attempt, compiles them and swaps them in. A set that does not compile is
+// refused with a *CompileError and the current revision keeps serving; the
+// same broken files are not retried until they change again.
+func (e *Engine) Reload(ctx context.Context) (changed bool, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s, err := readSnapshot(e.fsys)
+	if err != nil {
+		// Count an unreadable directory once, not on every poll.
+		if attempt := "unreadable: " + err.Error(); attempt != e.lastAttempt {
+			e.lastAttempt = attempt
+			e.report(err)
+			return true, err
+		}
+		return false, nil
+	}
+	name := s.revision()
+	if name == e.lastAttempt {
+		return false, nil
+	}
+	e.lastAttempt = name
+	rev, err := e.compile(ctx, s)
+	if err == nil {
+		e.current.Store(rev)
+	}
+	e.report(err)
+	return true, err
+}
+
+func (e *Engine) report(err error) {
+	if e.onReload != nil {
+		e.onReload(err)
+	}
+}
+
+// compile compiles a snapshot and names files in problems from the policy
+// root the operator knows.
+func (e *Engine) compile(ctx context.Context, s snapshot) (*revision, error) {
+	rev, err := compile(ctx, s)
+	var ce *CompileError
+	if errors.As(err, &ce) && e.dir != "" {
+		for i := range ce.Problems {
+			if f := ce.Problems[i].File; f != "" {
+				ce.Problems[i].File = path.Join(e.dir, f)
+			}
+		}
+	}
+	return rev, err
+}
+
+// Watch polls the policy files every interval and reloads them when they
+// change, until ctx ends. Polling (rather than file-system events) also sees
+// the symlink swaps Kubernetes uses to update mounted ConfigMaps, and costs a
+// few small reads per interval.
+func (e *Engine) Watch(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		e.reloadAndLog(ctx)
+	}
+}
+
+func (e *Engine) reloadAndLog(ctx context.Context) {
+	changed, err := e.Reload(ctx)
+	var ce *CompileError
+	switch {
+	case errors.As(err, &ce):
+		for _, p := range ce.Problems {
+			e.logger.Error("policy reload refused; previous policies keep serving",
+				"file", p.File, "line", p.Line, "error", p.Message, "revision", e.Revision())
+		}
+	case err != nil:
+		e.logger.Error("policy reload failed; previous policies keep serving", "error", err)
+	case changed:
+		e.logger.Info("policies reloaded", "revision", e.Revision())
+	}
+}

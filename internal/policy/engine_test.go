@@ -1,0 +1,289 @@
+package policy_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/verdict-pdp/verdict/internal/authz"
+	"github.com/verdict-pdp/verdict/internal/policy"
+)
+
+const allowAdmins = `package verdict.authz
+
+decision := {"allow": true, "reason": "role", "message": "admin"} if {
+	input.principal.org_role == "org:admin"
+} else := {"allow": false, "reason": "missing_role", "message": "not an admin"}
+`
+
+const allowEveryone = `package verdict.authz
+
+decision := {"allow": true, "reason": "open", "message": "everyone may"}
+`
+
+// writePolicies writes files into a fresh directory and returns it.
+func writePolicies(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, src := range files {
+		writeFile(t, filepath.Join(dir, name), src)
+	}
+	return dir
+}
+
+func writeFile(t *testing.T, path, src string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func load(t *testing.T, dir string, opts policy.Options) *policy.Engine {
+	t.Helper()
+	e, err := policy.Load(context.Background(), os.DirFS(dir), opts)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	return e
+}
+
+func adminInput(role string) authz.Input {
+	return authz.Input{
+		Principal: authz.Principal{Authenticated: true, UserID: "user_1", OrgID: "org_1", OrgRole: role},
+		Check:     authz.Check{Action: "admin:access"},
+	}
+}
+
+func TestEvaluate(t *testing.T) {
+	t.Parallel()
+	e := load(t, writePolicies(t, map[string]string{"authz.rego": allowAdmins}), policy.Options{})
+	tests := []struct {
+		role string
+		want authz.Outcome
+	}{
+		{"org:admin", authz.Outcome{Allow: true, Reason: "role", Message: "admin"}},
+		{"org:member", authz.Outcome{Allow: false, Reason: "missing_role", Message: "not an admin"}},
+	}
+	for _, tt := range tests {
+		got, rev, err := e.Evaluate(context.Background(), adminInput(tt.role))
+		if err != nil {
+			t.Fatalf("Evaluate(%s): %v", tt.role, err)
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("Evaluate(%s) mismatch (-want +got):\n%s", tt.role, diff)
+		}
+		if rev != e.Revision() {
+			t.Errorf("Evaluate revision = %q, want %q", rev, e.Revision())
+		}
+	}
+}
+
+func TestRevisionIsContentHash(t *testing.T) {
+	t.Parallel()
+	files := map[string]string{"authz.rego": allowAdmins, "data.json": `{"x": 1}`}
+	a := load(t, writePolicies(t, files), policy.Options{})
+	b := load(t, writePolicies(t, files), policy.Options{})
+	if !regexp.MustCompile(`^sha256:[0-9a-f]{64}$`).MatchString(a.Revision()) {
+		t.Errorf("Revision() = %q, want sha256:<64 hex>", a.Revision())
+	}
+	if a.Revision() != b.Revision() {
+		t.Errorf("same files, different revisions: %s vs %s", a.Revision(), b.Revision())
+	}
+	files["data.json"] = `{"x": 2}`
+	if c := load(t, writePolicies(t, files), policy.Options{}); c.Revision() == a.Revision() {
+		t.Errorf("changed data kept revision %s", a.Revision())
+	}
+}
+
+// TestFailClosed: whatever goes wrong inside evaluation is an error, never
+// an allow.
+func TestFailClosed(t *testing.T) {
+	t.Parallel()
+	tests := map[string]string{
+		"undefined": `package verdict.authz
+
+decision := {"allow": true, "reason": "role"} if input.never`,
+		"allow not a boolean": `package verdict.authz
+
+decision := {"allow": "yes", "reason": "role"}`,
+		"no reason": `package verdict.authz
+
+decision := {"allow": true}`,
+		"not an object": `package verdict.authz
+
+decision := true`,
+		"builtin error": `package verdict.authz
+
+decision := {"allow": true, "reason": sprintf("%d", [to_number(input.action)])}`,
+	}
+	for name, src := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := load(t, writePolicies(t, map[string]string{"authz.rego": src}), policy.Options{})
+			got, _, err := e.Evaluate(context.Background(), adminInput("org:admin"))
+			if err == nil {
+				t.Fatalf("Evaluate = %+v, nil; want an error", got)
+			}
+			if got.Allow {
+				t.Errorf("Evaluate allowed alongside error %v", err)
+			}
+		})
+	}
+}
+
+func TestLoadRefusesBrokenPolicies(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  policy.Problem // Message is matched as a prefix
+	}{
+		{
+			name:  "parse error names file and line",
+			files: map[string]string{"authz.rego": allowAdmins, "broken.rego": "package verdict.x\n\nallow if {\n  input.x ==\n}\n"},
+			want:  policy.Problem{File: "policies/broken.rego", Line: 5},
+		},
+		{
+			name:  "compile error names file and line",
+			files: map[string]string{"authz.rego": allowAdmins + "\nx := undefined_function(1)\n"},
+			want:  policy.Problem{File: "policies/authz.rego", Line: 7},
+		},
+		{
+			name:  "no decision rule",
+			files: map[string]string{"other.rego": "package other\n\nx := 1\n"},
+			want:  policy.Problem{Message: "no rule defines data.verdict.authz.decision"},
+		},
+		{
+			name:  "bad data file",
+			files: map[string]string{"authz.rego": allowAdmins, "data.json": "{not json"},
+			want:  policy.Problem{File: "policies/data.json"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := policy.Load(context.Background(), os.DirFS(writePolicies(t, tt.files)), policy.Options{Dir: "policies"})
+			var ce *policy.CompileError
+			if !errors.As(err, &ce) {
+				t.Fatalf("Load error = %v, want *CompileError", err)
+			}
+			for _, p := range ce.Problems {
+				if p.File == tt.want.File && p.Line == tt.want.Line &&
+					(tt.want.Message == "" || p.Message == tt.want.Message) {
+					return
+				}
+			}
+			t.Errorf("Load problems = %+v, want one at %s:%d %q", ce.Problems, tt.want.File, tt.want.Line, tt.want.Message)
+		})
+	}
+}
+
+func TestReload(t *testing.T) {
+	t.Parallel()
+	dir := writePolicies(t, map[string]string{"authz.rego": allowAdmins})
+	var reloads []error
+	e := load(t, dir, policy.Options{OnReload: func(err error) { reloads = append(reloads, err) }, Dir: "p"})
+	ctx := context.Background()
+	first := e.Revision()
+
+	if changed, err := e.Reload(ctx); changed || err != nil {
+		t.Fatalf("Reload of unchanged files = %v, %v; want false, nil", changed, err)
+	}
+
+	writeFile(t, filepath.Join(dir, "authz.rego"), allowEveryone)
+	if changed, err := e.Reload(ctx); !changed || err != nil {
+		t.Fatalf("Reload of a valid edit = %v, %v; want true, nil", changed, err)
+	}
+	second := e.Revision()
+	if second == first {
+		t.Fatalf("revision unchanged after a valid edit")
+	}
+	if got, _, _ := e.Evaluate(ctx, adminInput("org:member")); !got.Allow {
+		t.Errorf("after reload, member denied: %+v", got)
+	}
+
+	writeFile(t, filepath.Join(dir, "authz.rego"), "package verdict.authz\n\ndecision := {\n")
+	changed, err := e.Reload(ctx)
+	var ce *policy.CompileError
+	if !changed || !errors.As(err, &ce) {
+		t.Fatalf("Reload of a broken edit = %v, %v; want true, *CompileError", changed, err)
+	}
+	if ce.Problems[0].File != "p/authz.rego" || ce.Problems[0].Line == 0 {
+		t.Errorf("broken edit problem = %+v, want file p/authz.rego with a line", ce.Problems[0])
+	}
+	if e.Revision() != second {
+		t.Errorf("broken edit replaced the revision")
+	}
+	if got, _, err := e.Evaluate(ctx, adminInput("org:member")); err != nil || !got.Allow {
+		t.Errorf("after a refused edit, Evaluate = %+v, %v; want the previous policies", got, err)
+	}
+	// The same broken files are not retried (or counted) on every poll.
+	if changed, _ := e.Reload(ctx); changed {
+		t.Errorf("unchanged broken files were reloaded again")
+	}
+	if len(reloads) != 2 || reloads[0] != nil || reloads[1] == nil {
+		t.Errorf("OnReload calls = %v, want [nil, error]", reloads)
+	}
+}
+
+func TestTestFilesAreNotServed(t *testing.T) {
+	t.Parallel()
+	dir := writePolicies(t, map[string]string{"authz.rego": allowAdmins})
+	e := load(t, dir, policy.Options{})
+	// A test file, even a broken one, neither changes the revision nor
+	// blocks a reload.
+	writeFile(t, filepath.Join(dir, "authz_test.rego"), "package broken {")
+	if changed, err := e.Reload(context.Background()); changed || err != nil {
+		t.Errorf("Reload after adding a test file = %v, %v; want false, nil", changed, err)
+	}
+}
+
+// TestWatchSwapsWithoutFailingRequests edits the policies while evaluations
+// run concurrently: every evaluation succeeds, and the edit is seen within
+// the contract's 2 seconds.
+func TestWatchSwapsWithoutFailingRequests(t *testing.T) {
+	t.Parallel()
+	dir := writePolicies(t, map[string]string{"authz.rego": allowAdmins})
+	e := load(t, dir, policy.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { e.Watch(ctx, 50*time.Millisecond) })
+
+	var failures atomic.Int64
+	for range 4 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				if _, _, err := e.Evaluate(ctx, adminInput("org:member")); err != nil && ctx.Err() == nil {
+					failures.Add(1)
+				}
+			}
+		})
+	}
+	before := e.Revision()
+	writeFile(t, filepath.Join(dir, "authz.rego"), allowEveryone)
+	deadline := time.Now().Add(2 * time.Second)
+	for e.Revision() == before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if e.Revision() == before {
+		t.Fatal("edit not picked up within 2 s")
+	}
+	cancel()
+	wg.Wait()
+	if n := failures.Load(); n > 0 {
+		t.Errorf("%d evaluations failed during the swap", n)
+	}
+}

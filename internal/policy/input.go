@@ -1,0 +1,138 @@
+package policy
+
+import (
+	"fmt"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/verdict-pdp/verdict/internal/authz"
+)
+
+// Fixed keys of the policy input, built once: OPA compares terms by value,
+// so sharing them across evaluations is safe and saves allocations.
+var (
+	keyPrincipal      = ast.StringTerm("principal")
+	keyAction         = ast.StringTerm("action")
+	keyResource       = ast.StringTerm("resource")
+	keyContext        = ast.StringTerm("context")
+	keyAuthenticated  = ast.StringTerm("authenticated")
+	keyUserID         = ast.StringTerm("user_id")
+	keySessionID      = ast.StringTerm("session_id")
+	keyOrgID          = ast.StringTerm("org_id")
+	keyOrgRole        = ast.StringTerm("org_role")
+	keyOrgSlug        = ast.StringTerm("org_slug")
+	keyOrgPermissions = ast.StringTerm("org_permissions")
+	keyFeatures       = ast.StringTerm("features")
+	keyPlans          = ast.StringTerm("plans")
+	keyFVA            = ast.StringTerm("factor_verification_age")
+	keySessionStatus  = ast.StringTerm("session_status")
+	keyActor          = ast.StringTerm("actor")
+	keyTokenVersion   = ast.StringTerm("token_version")
+	keyType           = ast.StringTerm("type")
+	keyID             = ast.StringTerm("id")
+	keyOwnerID        = ast.StringTerm("owner_id")
+	keyAttributes     = ast.StringTerm("attributes")
+)
+
+// inputValue builds the policy input directly as an OPA value, skipping a
+// JSON round trip. Empty strings are left out, so policies test presence
+// with a plain reference. The shape is documented in policies/README.md.
+func inputValue(in authz.Input) (ast.Value, error) {
+	principal, err := principalObject(in.Principal)
+	if err != nil {
+		return nil, err
+	}
+	resource, err := resourceObject(in.Check.Resource)
+	if err != nil {
+		return nil, err
+	}
+	context, err := anyObject(in.Check.Context)
+	if err != nil {
+		return nil, fmt.Errorf("context: %w", err)
+	}
+	return ast.NewObject(
+		[2]*ast.Term{keyPrincipal, ast.NewTerm(principal)},
+		[2]*ast.Term{keyAction, ast.StringTerm(in.Check.Action)},
+		[2]*ast.Term{keyResource, ast.NewTerm(resource)},
+		[2]*ast.Term{keyContext, ast.NewTerm(context)},
+	), nil
+}
+
+func principalObject(p authz.Principal) (ast.Object, error) {
+	obj := ast.NewObject([2]*ast.Term{keyAuthenticated, ast.BooleanTerm(p.Authenticated)})
+	if !p.Authenticated {
+		return obj, nil
+	}
+	putString(obj, keyUserID, p.UserID)
+	putString(obj, keySessionID, p.SessionID)
+	putString(obj, keyOrgID, p.OrgID)
+	putString(obj, keyOrgRole, p.OrgRole)
+	putString(obj, keyOrgSlug, p.OrgSlug)
+	obj.Insert(keyOrgPermissions, stringArray(p.OrgPermissions))
+	obj.Insert(keyFeatures, stringArray(p.Features))
+	obj.Insert(keyPlans, stringArray(p.Plans))
+	if fva := p.FactorVerificationAge; fva != nil {
+		obj.Insert(keyFVA, ast.ArrayTerm(ast.IntNumberTerm(fva[0]), ast.IntNumberTerm(fva[1])))
+	}
+	putString(obj, keySessionStatus, p.SessionStatus)
+	if p.Actor != nil {
+		actor, err := anyObject(p.Actor)
+		if err != nil {
+			return nil, fmt.Errorf("actor: %w", err)
+		}
+		obj.Insert(keyActor, ast.NewTerm(actor))
+	}
+	obj.Insert(keyTokenVersion, ast.IntNumberTerm(p.TokenVersion))
+	return obj, nil
+}
+
+func resourceObject(r *authz.Resource) (ast.Object, error) {
+	obj := ast.NewObject()
+	if r == nil {
+		return obj, nil
+	}
+	putString(obj, keyType, r.Type)
+	putString(obj, keyID, r.ID)
+	putString(obj, keyOrgID, r.OrgID)
+	putString(obj, keyOrgSlug, r.OrgSlug)
+	putString(obj, keyOwnerID, r.OwnerID)
+	if r.Attributes != nil {
+		attrs, err := anyObject(r.Attributes)
+		if err != nil {
+			return nil, fmt.Errorf("resource attributes: %w", err)
+		}
+		obj.Insert(keyAttributes, ast.NewTerm(attrs))
+	}
+	return obj, nil
+}
+
+func putString(obj ast.Object, key *ast.Term, s string) {
+	if s != "" {
+		obj.Insert(key, ast.StringTerm(s))
+	}
+}
+
+func stringArray(ss []string) *ast.Term {
+	terms := make([]*ast.Term, len(ss))
+	for i, s := range ss {
+		terms[i] = ast.StringTerm(s)
+	}
+	return ast.ArrayTerm(terms...)
+}
+
+// anyObject converts a decoded JSON object (numbers as json.Number or
+// float64) into an OPA object. A nil map becomes an empty object.
+func anyObject(m map[string]any) (ast.Object, error) {
+	if m == nil {
+		return ast.NewObject(), nil
+	}
+	v, err := ast.InterfaceToValue(m)
+	if err != nil {
+		return nil, err
+	}
+	obj, ok := v.(ast.Object)
+	if !ok {
+		return nil, fmt.Errorf("not an object")
+	}
+	return obj, nil
+}
