@@ -12,7 +12,7 @@ import (
 )
 
 var (
-	v1Admin = map[string]any{"sub": "user_admin", "sid": "sess_1", "org_id": "org_A", "org_role": "org:admin", "org_slug": "acme"}
+	v1Admin  = map[string]any{"sub": "user_admin", "sid": "sess_1", "org_id": "org_A", "org_role": "org:admin", "org_slug": "acme"}
 	v2Member = map[string]any{
 		"v": 2, "sub": "user_member", "sid": "sess_2", "fea": "o:posts,o:reports",
 		"o": map[string]any{"id": "org_A", "slg": "acme", "rol": "member", "per": "publish,export", "fpm": "1,2"},

@@ -77,7 +77,9 @@ func TestDecide(t *testing.T) {
 			authz.Decision{Reason: "session_pending", Message: "the session has unfinished tasks (sts: pending) and is treated as signed out", PolicyRevision: "sha256:test"}, false, []string{"valid"}},
 		{"internal authn failure is an error", "t", authnReturning(authz.Principal{}, authz.ErrNoKeys), nil, authz.Decision{}, true, nil},
 		{"evaluation error is an error", "t", authnReturning(member, nil),
-			func(authz.Input) (authz.Outcome, error) { return authz.Outcome{Allow: true, Reason: "x"}, errors.New("boom") },
+			func(authz.Input) (authz.Outcome, error) {
+				return authz.Outcome{Allow: true, Reason: "x"}, errors.New("boom")
+			},
 			authz.Decision{}, true, []string{"valid"}},
 		{"allow without reason is an error", "t", authnReturning(member, nil),
 			func(authz.Input) (authz.Outcome, error) { return authz.Outcome{Allow: true}, nil },
