@@ -125,8 +125,9 @@ func TestLivePolicyEdit(t *testing.T) {
 		status := inst.post(t, "/v1/check", map[string]any{"token": token, "action": "billing:manage", "resource": orgA}, &d)
 		return status, d
 	}
-	if _, d := ask(); d.Allow || d.Reason != "missing_role" {
-		t.Fatalf("before the edit: %+v, want missing_role", d)
+	_, before := ask()
+	if before.Allow || before.Reason != "missing_role" {
+		t.Fatalf("before the edit: %+v, want missing_role", before)
 	}
 	rev0 := scrape(t, inst.base)
 
@@ -135,6 +136,12 @@ func TestLivePolicyEdit(t *testing.T) {
 	d := waitFor(t, func() (decision, bool) { _, d := ask(); return d, d.Allow })
 	if d.Reason != "role" {
 		t.Errorf("after the edit: %+v, want allow by role", d)
+	}
+	if d.PolicyRevision == before.PolicyRevision {
+		t.Errorf("policy_revision did not change with the edit")
+	}
+	if n := scrape(t, inst.base).counter("verdict_policy_reloads_total", "result", "success") - rev0.counter("verdict_policy_reloads_total", "result", "success"); n != 1 {
+		t.Errorf("verdict_policy_reloads_total{result=\"success\"} grew by %v, want 1", n)
 	}
 
 	// A broken edit is refused.
