@@ -64,21 +64,35 @@ type instance struct {
 // httptest and a private copy of the shipped policies. extra are more flags.
 func startServe(t *testing.T, extra ...string) *instance {
 	t.Helper()
-	issuer, err := devtoken.NewIssuer()
-	if err != nil {
-		t.Fatal(err)
-	}
+	issuer := newIssuer(t)
 	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(issuer.JWKS())
 	}))
 	t.Cleanup(jwks.Close)
+	inst := startProgram(t, issuer, append([]string{"--jwks-url", jwks.URL}, extra...), emptyEnv)
+	waitReady(t, inst.base)
+	return inst
+}
 
+func newIssuer(t *testing.T) *devtoken.Issuer {
+	t.Helper()
+	issuer, err := devtoken.NewIssuer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return issuer
+}
+
+// startProgram runs `verdict serve` with args (a key source among them)
+// until the test ends, and waits until it listens.
+func startProgram(t *testing.T, issuer *devtoken.Issuer, args []string, getenv func(string) string) *instance {
+	t.Helper()
 	dir := copyPolicies(t)
-	args := append([]string{"verdict", "serve", "--addr", "127.0.0.1:0", "--policies", dir, "--jwks-url", jwks.URL}, extra...)
+	args = append([]string{"verdict", "serve", "--addr", "127.0.0.1:0", "--policies", dir}, args...)
 	ctx, cancel := context.WithCancel(context.Background())
 	inst := &instance{policies: dir, issuer: issuer, out: &lockedBuffer{}, stop: cancel, done: make(chan error, 1)}
-	go func() { inst.done <- run(ctx, args, emptyEnv, inst.out) }()
+	go func() { inst.done <- run(ctx, args, getenv, inst.out) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -91,7 +105,6 @@ func startServe(t *testing.T, extra ...string) *instance {
 		}
 	})
 	inst.base = "http://" + waitListening(t, inst)
-	waitReady(t, inst.base)
 	return inst
 }
 

@@ -19,19 +19,20 @@ import (
 
 func main() {
 	err := run(context.Background(), os.Args, os.Getenv, os.Stdout)
-	if err != nil && !errors.Is(err, errDenied) {
+	if err != nil && !errors.Is(err, errDenied) && !errors.Is(err, errTestsFailed) {
 		fmt.Fprintln(os.Stderr, "verdict:", err)
 	}
 	os.Exit(exitCode(err))
 }
 
 // exitCode maps run's error to the process exit status: 0 success, 1 a
-// `check` that denied, 2 anything else (usage, configuration, start-up).
+// `check` that denied or a failing `test`, 2 anything else (usage,
+// configuration, start-up).
 func exitCode(err error) int {
 	if err == nil {
 		return 0
 	}
-	if errors.Is(err, errDenied) {
+	if errors.Is(err, errDenied) || errors.Is(err, errTestsFailed) {
 		return 1
 	}
 	return 2

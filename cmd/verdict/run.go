@@ -14,6 +14,7 @@ commands:
   serve     run the decision service
   dev       run the service with an ephemeral key, its JWKS and a token minter
   check     one decision from the command line, offline
+  test      run the Rego tests of a policy directory with Verdict's built-in library
   version   print version, commit and OPA version
 
 Run 'verdict <command> -h' for a command's flags.`
@@ -36,6 +37,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return runDev(ctx, rest, getenv, stdout)
 	case "check":
 		return runCheck(ctx, rest, getenv, stdout)
+	case "test":
+		return runTest(ctx, rest, getenv, stdout)
 	case "version":
 		return runVersion(stdout)
 	case "help", "-h", "--help":

@@ -18,6 +18,10 @@ import (
 // trusted before a refetch, as Clerk's own SDK does.
 const clerkJWKSMaxAge = 5 * time.Minute
 
+// clerkAPIVersion is the Backend API version Clerk's JavaScript SDK sends
+// (@clerk/backend 3.16).
+const clerkAPIVersion = "2026-05-12"
+
 // runServe implements `verdict serve`.
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	var cfg serviceConfig
@@ -91,7 +95,10 @@ func loadKeys(c keyConfig, logger *slog.Logger) (authn.KeySet, func(context.Cont
 		}
 		r := authn.NewRemoteJWKS(authn.RemoteOptions{
 			URL:    base + "/v1/jwks",
-			Header: http.Header{"Authorization": {"Bearer " + c.ClerkSecretKey}},
+			Header: http.Header{
+				"Authorization":     {"Bearer " + c.ClerkSecretKey},
+				"Clerk-Api-Version": {clerkAPIVersion},
+			},
 			MaxAge: clerkJWKSMaxAge,
 			Logger: logger,
 		})

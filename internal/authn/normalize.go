@@ -64,7 +64,8 @@ func normalizeV1(c *claimSet, p *authz.Principal) {
 }
 
 // v1Permissions reads org_permissions: an array of strings, else absent.
-// Entries that are not "org:<feature>:<permission>" are dropped.
+// Entries are kept verbatim, as Clerk keeps them: has() compares them as
+// written, and /v1/check only ever asks for well-formed keys.
 func v1Permissions(raw string) []string {
 	out := []string{}
 	if len(raw) == 0 || raw[0] != '[' {
@@ -79,9 +80,7 @@ func v1Permissions(raw string) []string {
 		if !ok {
 			return []string{} // one non-string makes the whole claim unusable
 		}
-		if validPermission(s) {
-			out = append(out, s)
-		}
+		out = append(out, s)
 	}
 	return out
 }

@@ -63,7 +63,7 @@ func TestNormalize(t *testing.T) {
 			},
 		},
 		{"v1 permissions with a non-string entry are absent", `{"sub":"user_1","org_id":"org_1","org_permissions":["org:a:b",7]}`, principal(1, withOrg())},
-		{"v1 malformed permission entries dropped", `{"sub":"user_1","org_id":"org_1","org_permissions":["reports:export","org:teams","org:a:b:c","org:a:b",""]}`, principal(1, withOrg("org:a:b"))},
+		{"v1 permission entries kept verbatim", `{"sub":"user_1","org_id":"org_1","org_permissions":["reports:export","org:teams","org:a:b:c","org:a:b",""]}`, principal(1, withOrg("reports:export", "org:teams", "org:a:b:c", "org:a:b", ""))},
 		{"v1 permissions not an array", `{"sub":"user_1","org_id":"org_1","org_permissions":"org:a:b"}`, principal(1, withOrg())},
 		{
 			name:   "v2 docs example dashboard and teams",
@@ -113,7 +113,10 @@ func TestNormalize(t *testing.T) {
 		{
 			name:   "v2 unknown scope skipped, name after first colon",
 			claims: v2org("x:a,o:b:c,o:d", `{"id":"org_1","per":"read","fpm":"1,1,1"}`),
-			want:   principal(2, func(p *authz.Principal) { withOrg("org:d:read")(p); p.Features = []string{"x:a", "o:b:c", "o:d"} }),
+			want: principal(2, func(p *authz.Principal) {
+				withOrg("org:b:c:read", "org:d:read")(p)
+				p.Features = []string{"x:a", "o:b:c", "o:d"}
+			}),
 		},
 		{"v2 missing per", v2org("o:a", `{"id":"org_1","fpm":"1"}`), principal(2, func(p *authz.Principal) { withOrg()(p); p.Features = []string{"o:a"} })},
 		{"v2 missing fpm", v2org("o:a", `{"id":"org_1","per":"read"}`), principal(2, func(p *authz.Principal) { withOrg()(p); p.Features = []string{"o:a"} })},

@@ -34,8 +34,8 @@ func orgFeatures(fea string) ([]string, error) {
 // orgPermissions decodes v2 permissions: the i-th org feature is granted
 // permission j of per when bit j of the i-th fpm mask is set. Features
 // without a mask, malformed masks and bits past the permission list grant
-// nothing; a result that would not be a well-formed "org:<f>:<p>" key is
-// dropped (Clerk would emit it, but no check could ever match it).
+// nothing. Names are used as Clerk uses them, so a feature "a:b" yields
+// "org:a:b:<p>", exactly what Clerk's has() would look up.
 func orgPermissions(features []string, per, fpm string) []string {
 	out := []string{}
 	if per == "" || fpm == "" {
@@ -58,24 +58,12 @@ func orgPermissions(features []string, per, fpm string) []string {
 			continue
 		}
 		for j := range min(len(perms), 64*len(words)) {
-			if words[j/64]>>(j%64)&1 == 1 && validKeyPart(feature) && validKeyPart(perms[j]) {
+			if words[j/64]>>(j%64)&1 == 1 {
 				out = append(out, "org:"+feature+":"+perms[j])
 			}
 		}
 	}
 	return out
-}
-
-func validKeyPart(s string) bool { return s != "" && !strings.Contains(s, ":") }
-
-// validPermission reports whether p is "org:<feature>:<permission>".
-func validPermission(p string) bool {
-	rest, ok := strings.CutPrefix(p, "org:")
-	if !ok {
-		return false
-	}
-	feature, perm, ok := strings.Cut(rest, ":")
-	return ok && validKeyPart(feature) && validKeyPart(perm)
 }
 
 // maxMaskDigits is how many decimal digits fit one uint64 step of parseMask.

@@ -81,3 +81,11 @@ type Outcome struct {
 	Reason  Reason
 	Message string
 }
+
+// HasAnswer is Clerk's has() answered for a session: Result is what Clerk's
+// SDK returns; Reason and Message say why.
+type HasAnswer struct {
+	Result  bool   `json:"result"`
+	Reason  Reason `json:"reason"`
+	Message string `json:"message"`
+}

@@ -17,9 +17,11 @@ type Authenticator interface {
 }
 
 // Evaluator evaluates the current policies for one input. Revision names the
-// policy revision that produced the outcome.
+// policy revision that produced the outcome. Has answers Clerk's has() for
+// a principal and a check object exactly as the caller sent it.
 type Evaluator interface {
 	Evaluate(ctx context.Context, in Input) (out Outcome, revision string, err error)
+	Has(ctx context.Context, p Principal, check any) (HasAnswer, error)
 	Revision() string
 }
 
@@ -164,6 +166,27 @@ func (d *Decider) CheckBatch(ctx context.Context, token string, checks []Check) 
 		}
 	}
 	return out, nil
+}
+
+// Has answers Clerk's has() for the token's session. A missing, rejected
+// or pending token answers false with its reason, as Clerk's signed-out
+// auth object does.
+func (d *Decider) Has(ctx context.Context, token string, check any) (HasAnswer, error) {
+	if token == "" {
+		return HasAnswer{Reason: ReasonUnauthenticated, Message: "no token was given; has() is false for a signed-out session"}, nil
+	}
+	s, err := d.Authenticate(ctx, token)
+	if err != nil {
+		return HasAnswer{}, err
+	}
+	if s.Rejected != nil {
+		return HasAnswer{Reason: s.Rejected.Reason, Message: s.Rejected.Message}, nil
+	}
+	a, err := d.policies.Has(ctx, s.Principal, check)
+	if err != nil {
+		return HasAnswer{}, fmt.Errorf("evaluate has(): %w", err)
+	}
+	return a, nil
 }
 
 // newDecisionID returns a random UUIDv4 string. Decision ids correlate a

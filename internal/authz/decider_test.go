@@ -29,6 +29,10 @@ func (f fakePolicies) Evaluate(_ context.Context, in authz.Input) (authz.Outcome
 
 func (fakePolicies) Revision() string { return "sha256:test" }
 
+func (fakePolicies) Has(context.Context, authz.Principal, any) (authz.HasAnswer, error) {
+	return authz.HasAnswer{Result: true, Reason: "granted"}, nil
+}
+
 type recorded struct {
 	decisions     []string
 	verifications []string

@@ -63,6 +63,7 @@ func New(d Deps) http.Handler {
 	r.Method(http.MethodPost, "/v1/check", s.handleCheck())
 	r.Method(http.MethodPost, "/v1/check/batch", s.handleBatch())
 	r.Method(http.MethodPost, "/v1/authenticate", s.handleAuthenticate())
+	r.Method(http.MethodPost, "/v1/has", s.handleHas())
 	r.Method(http.MethodGet, "/healthz", s.handleHealthz())
 	r.Method(http.MethodGet, "/readyz", s.handleReadyz())
 	r.Method(http.MethodGet, "/metrics", d.Metrics)

@@ -15,6 +15,11 @@ import (
 // {"allow": bool, "reason": string, "message": string} for any input.
 const DecisionQuery = "data.verdict.authz.decision"
 
+// HasQuery is Clerk's has() answer from the built-in library: one object
+// {"result": bool, "reason": string, "message": string} for an input
+// {"principal": ..., "check": ...}.
+const HasQuery = "data.verdict.clerk.response"
+
 // Problem is one thing wrong with a policy set, located in a file.
 type Problem struct {
 	File    string // path relative to the policy root, "" when not tied to a file
@@ -49,8 +54,9 @@ func (e *CompileError) Error() string {
 // revision is one compiled, prepared policy set. It is immutable once built,
 // so evaluations can share it without locks.
 type revision struct {
-	name  string
-	query rego.PreparedEvalQuery
+	name     string
+	decision rego.PreparedEvalQuery
+	has      rego.PreparedEvalQuery
 }
 
 // compile loads, compiles and prepares a snapshot.
@@ -76,16 +82,22 @@ func compile(ctx context.Context, s snapshot) (*revision, error) {
 	if err != nil {
 		return nil, asCompileError(err, s)
 	}
-	query, err := rego.New(
-		rego.Query(DecisionQuery),
-		rego.Compiler(compiler),
-		rego.Store(store),
-		rego.StrictBuiltinErrors(true),
-	).PrepareForEval(ctx)
-	if err != nil {
-		return nil, asCompileError(err, s)
+	rev := &revision{name: s.revision()}
+	for _, q := range []struct {
+		query string
+		dst   *rego.PreparedEvalQuery
+	}{{DecisionQuery, &rev.decision}, {HasQuery, &rev.has}} {
+		*q.dst, err = rego.New(
+			rego.Query(q.query),
+			rego.Compiler(compiler),
+			rego.Store(store),
+			rego.StrictBuiltinErrors(true),
+		).PrepareForEval(ctx)
+		if err != nil {
+			return nil, asCompileError(err, s)
+		}
 	}
-	return &revision{name: s.revision(), query: query}, nil
+	return rev, nil
 }
 
 // asCompileError turns the error shapes of OPA's loader, parser and compiler

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"path"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,7 +54,7 @@ func Load(ctx context.Context, fsys fs.FS, opts Options) (*Engine, error) {
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
 	}
-	s, err := readSnapshot(fsys)
+	s, err := readSnapshot(fsys, false)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +79,7 @@ func (e *Engine) Evaluate(ctx context.Context, in authz.Input) (authz.Outcome, s
 	if err != nil {
 		return authz.Outcome{}, rev.name, fmt.Errorf("build policy input: %w", err)
 	}
-	rs, err := rev.query.Eval(ctx, rego.EvalParsedInput(input))
+	rs, err := rev.decision.Eval(ctx, rego.EvalParsedInput(input))
 	if err != nil {
 		return authz.Outcome{}, rev.name, fmt.Errorf("evaluate %s: %w", DecisionQuery, err)
 	}
@@ -86,32 +87,69 @@ func (e *Engine) Evaluate(ctx context.Context, in authz.Input) (authz.Outcome, s
 	return out, rev.name, err
 }
 
-// ErrUndefined means the policies produced no decision for an input.
-var ErrUndefined = errors.New(DecisionQuery + " is undefined for this input")
+// Has answers Clerk's has() for p and check (any JSON value) with the
+// current revision's built-in library.
+func (e *Engine) Has(ctx context.Context, p authz.Principal, check any) (authz.HasAnswer, error) {
+	rev := e.current.Load()
+	input, err := hasInputValue(p, check)
+	if err != nil {
+		return authz.HasAnswer{}, fmt.Errorf("build has() input: %w", err)
+	}
+	rs, err := rev.has.Eval(ctx, rego.EvalParsedInput(input))
+	if err != nil {
+		return authz.HasAnswer{}, fmt.Errorf("evaluate %s: %w", HasQuery, err)
+	}
+	obj, err := resultObject(rs, HasQuery)
+	if err != nil {
+		return authz.HasAnswer{}, err
+	}
+	result, reason, message, err := answerFields(obj, HasQuery, "result")
+	return authz.HasAnswer{Result: result, Reason: reason, Message: message}, err
+}
+
+// ErrUndefined means the policies produced no answer for an input.
+var ErrUndefined = errors.New("the policies are undefined for this input")
 
 // outcome extracts the decision object. Anything but exactly one object with
 // a boolean allow and a non-empty string reason is refused.
 func outcome(rs rego.ResultSet) (authz.Outcome, error) {
+	obj, err := resultObject(rs, DecisionQuery)
+	if err != nil {
+		return authz.Outcome{}, err
+	}
+	allow, reason, message, err := answerFields(obj, DecisionQuery, "allow")
+	return authz.Outcome{Allow: allow, Reason: reason, Message: message}, err
+}
+
+// resultObject returns the single object a query produced.
+func resultObject(rs rego.ResultSet, query string) (map[string]any, error) {
 	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
-		return authz.Outcome{}, ErrUndefined
+		return nil, fmt.Errorf("%s: %w", query, ErrUndefined)
 	}
 	if len(rs) > 1 {
-		return authz.Outcome{}, fmt.Errorf("%s has %d results, want 1", DecisionQuery, len(rs))
+		return nil, fmt.Errorf("%s has %d results, want 1", query, len(rs))
 	}
 	obj, ok := rs[0].Expressions[0].Value.(map[string]any)
 	if !ok {
-		return authz.Outcome{}, fmt.Errorf("%s is %T, want an object", DecisionQuery, rs[0].Expressions[0].Value)
+		return nil, fmt.Errorf("%s is %T, want an object", query, rs[0].Expressions[0].Value)
 	}
-	allow, ok := obj["allow"].(bool)
+	return obj, nil
+}
+
+// answerFields reads {<flag>: bool, "reason": non-empty string, "message":
+// string}; anything else is an error, so a malformed answer is never taken
+// for a yes.
+func answerFields(obj map[string]any, query, flag string) (bool, authz.Reason, string, error) {
+	yes, ok := obj[flag].(bool)
 	if !ok {
-		return authz.Outcome{}, fmt.Errorf("%s.allow is %T, want a boolean", DecisionQuery, obj["allow"])
+		return false, "", "", fmt.Errorf("%s.%s is %T, want a boolean", query, flag, obj[flag])
 	}
 	reason, _ := obj["reason"].(string)
 	if reason == "" {
-		return authz.Outcome{}, fmt.Errorf("%s.reason is missing or not a string", DecisionQuery)
+		return false, "", "", fmt.Errorf("%s.reason is missing or not a string", query)
 	}
 	message, _ := obj["message"].(string)
-	return authz.Outcome{Allow: allow, Reason: authz.Reason(reason), Message: message}, nil
+	return yes, authz.Reason(reason), message, nil
 }
 
 // Reload reads the policy files again and, if they changed since the last
@@ -121,7 +159,7 @@ func outcome(rs rego.ResultSet) (authz.Outcome, error) {
 func (e *Engine) Reload(ctx context.Context) (changed bool, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s, err := readSnapshot(e.fsys)
+	s, err := readSnapshot(e.fsys, false)
 	if err != nil {
 		// Count an unreadable directory once, not on every poll.
 		if attempt := "unreadable: " + err.Error(); attempt != e.lastAttempt {
@@ -157,7 +195,7 @@ func (e *Engine) compile(ctx context.Context, s snapshot) (*revision, error) {
 	var ce *CompileError
 	if errors.As(err, &ce) && e.dir != "" {
 		for i := range ce.Problems {
-			if f := ce.Problems[i].File; f != "" {
+			if f := ce.Problems[i].File; f != "" && !strings.HasPrefix(f, builtinPrefix) {
 				ce.Problems[i].File = path.Join(e.dir, f)
 			}
 		}

@@ -15,6 +15,7 @@ var (
 	keyAction         = ast.StringTerm("action")
 	keyResource       = ast.StringTerm("resource")
 	keyContext        = ast.StringTerm("context")
+	keyCheck          = ast.StringTerm("check")
 	keyAuthenticated  = ast.StringTerm("authenticated")
 	keyUserID         = ast.StringTerm("user_id")
 	keySessionID      = ast.StringTerm("session_id")
@@ -55,6 +56,23 @@ func inputValue(in authz.Input) (ast.Value, error) {
 		[2]*ast.Term{keyAction, ast.StringTerm(in.Check.Action)},
 		[2]*ast.Term{keyResource, ast.NewTerm(resource)},
 		[2]*ast.Term{keyContext, ast.NewTerm(context)},
+	), nil
+}
+
+// hasInputValue builds the input of the has() query: the principal, as for
+// decisions, and the check exactly as the caller sent it.
+func hasInputValue(p authz.Principal, check any) (ast.Value, error) {
+	principal, err := principalObject(p)
+	if err != nil {
+		return nil, err
+	}
+	c, err := ast.InterfaceToValue(check)
+	if err != nil {
+		return nil, fmt.Errorf("check: %w", err)
+	}
+	return ast.NewObject(
+		[2]*ast.Term{keyPrincipal, ast.NewTerm(principal)},
+		[2]*ast.Term{keyCheck, ast.NewTerm(c)},
 	), nil
 }
 

@@ -19,24 +19,26 @@ type snapshot struct {
 	files map[string][]byte
 }
 
-// isPolicyFile reports whether a file belongs to the serving policy set.
-// Tests (*_test.rego) are run by `verdict test` and go test, not served.
-func isPolicyFile(name string) bool {
+// isPolicyFile reports whether a file belongs to the policy set. Tests
+// (*_test.rego) are run by `verdict test` and go test, never served.
+func isPolicyFile(name string, withTests bool) bool {
 	base := path.Base(name)
 	if strings.HasPrefix(base, ".") {
 		return false // editor swap files, .git and the like
 	}
 	switch path.Ext(base) {
 	case ".rego":
-		return !strings.HasSuffix(base, "_test.rego")
+		return withTests || !strings.HasSuffix(base, "_test.rego")
 	case ".json", ".yaml", ".yml":
 		return true
 	}
 	return false
 }
 
-// readSnapshot reads every policy and data file below the root of fsys.
-func readSnapshot(fsys fs.FS) (snapshot, error) {
+// readSnapshot reads every policy and data file below the root of fsys, and
+// adds the built-in library, which is part of every policy set (and so of
+// its revision).
+func readSnapshot(fsys fs.FS, withTests bool) (snapshot, error) {
 	s := snapshot{files: map[string][]byte{}}
 	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -48,7 +50,7 @@ func readSnapshot(fsys fs.FS) (snapshot, error) {
 			}
 			return nil
 		}
-		if !isPolicyFile(name) {
+		if !isPolicyFile(name, withTests) {
 			return nil
 		}
 		b, err := fs.ReadFile(fsys, name)
@@ -60,6 +62,16 @@ func readSnapshot(fsys fs.FS) (snapshot, error) {
 	})
 	if err != nil {
 		return snapshot{}, fmt.Errorf("read policies: %w", err)
+	}
+	builtins, err := builtinSources(false)
+	if err != nil {
+		return snapshot{}, fmt.Errorf("read built-in library: %w", err)
+	}
+	for name, b := range builtins {
+		if _, taken := s.files[name]; taken {
+			return snapshot{}, fmt.Errorf("read policies: %s is reserved for Verdict's built-in library", name)
+		}
+		s.files[name] = b
 	}
 	return s, nil
 }
