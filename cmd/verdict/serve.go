@@ -94,7 +94,7 @@ func loadKeys(c keyConfig, logger *slog.Logger) (authn.KeySet, func(context.Cont
 			return nil, nil, fmt.Errorf("--clerk-api-url: %w", err)
 		}
 		r := authn.NewRemoteJWKS(authn.RemoteOptions{
-			URL:    base + "/v1/jwks",
+			URL: base + "/v1/jwks",
 			Header: http.Header{
 				"Authorization":     {"Bearer " + c.ClerkSecretKey},
 				"Clerk-Api-Version": {clerkAPIVersion},
