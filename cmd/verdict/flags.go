@@ -15,6 +15,9 @@ const (
 	defaultPolicies    = "policies"
 	defaultClerkAPIURL = "https://api.clerk.com"
 	defaultClockSkew   = 5 * time.Second
+	// defaultTokenCacheSize holds the tokens of some ten thousand active
+	// sessions (about 5 MiB).
+	defaultTokenCacheSize = 10000
 )
 
 // serviceConfig is the configuration shared by serve, dev and check.
@@ -43,6 +46,8 @@ type verifyConfig struct {
 	Issuer            string
 	AuthorizedParties []string
 	ClockSkew         time.Duration
+	// TokenCacheSize bounds the verified-token cache; 0 disables it.
+	TokenCacheSize int
 }
 
 // flagSet returns a FlagSet whose errors are returned, not printed-and-exited.
@@ -70,6 +75,7 @@ func addKeyFlags(fs *flag.FlagSet, c *serviceConfig) {
 		return nil
 	})
 	fs.DurationVar(&c.Verify.ClockSkew, "clock-skew", defaultClockSkew, "leeway for exp, nbf and iat")
+	fs.IntVar(&c.Verify.TokenCacheSize, "token-cache-size", defaultTokenCacheSize, "verified tokens remembered (keyed by a hash of the whole token); 0 disables the cache")
 }
 
 // parseFlags parses args with each flag's VERDICT_<FLAG> environment variable
@@ -138,6 +144,9 @@ func (c keyConfig) validate() error {
 func (c verifyConfig) validate() error {
 	if c.ClockSkew < 0 {
 		return fmt.Errorf("--clock-skew must not be negative, got %s", c.ClockSkew)
+	}
+	if c.TokenCacheSize < 0 {
+		return fmt.Errorf("--token-cache-size must not be negative, got %d", c.TokenCacheSize)
 	}
 	return nil
 }

@@ -68,10 +68,12 @@ func TestMetrics(t *testing.T) {
 	t.Parallel()
 	inst := startServe(t)
 	before := scrape(t, inst.base)
+	member := inst.mint(t, v2Member)
 	for _, token := range []string{
-		inst.mint(t, v2Member),
+		member,
 		inst.mint(t, with(v1Admin, "exp", time.Now().Unix()-60)),
 		"garbage",
+		member, // verified once, then answered from the token cache
 	} {
 		inst.post(t, "/v1/check", map[string]any{"token": token, "action": "tasks:read", "resource": map[string]any{"org_id": "org_B"}}, nil)
 	}
@@ -82,10 +84,12 @@ func TestMetrics(t *testing.T) {
 		labels []string
 		delta  float64
 	}{
-		{"verdict_decisions_total", []string{"decision", "deny", "reason", "tenant_mismatch"}, 1},
+		{"verdict_decisions_total", []string{"decision", "deny", "reason", "tenant_mismatch"}, 2},
 		{"verdict_decisions_total", []string{"decision", "deny", "reason", "token_expired"}, 1},
 		{"verdict_decisions_total", []string{"decision", "deny", "reason", "token_invalid"}, 1},
-		{"verdict_token_verifications_total", []string{"result", "valid"}, 1},
+		{"verdict_token_verifications_total", []string{"result", "valid"}, 2},
+		{"verdict_token_cache_lookups_total", []string{"result", "hit"}, 1},
+		{"verdict_token_cache_lookups_total", []string{"result", "miss"}, 3},
 		{"verdict_token_verifications_total", []string{"result", "expired"}, 1},
 		{"verdict_token_verifications_total", []string{"result", "invalid"}, 1},
 	} {
@@ -94,8 +98,8 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	h := after["verdict_decision_duration_seconds"]
-	if h.GetType() != dto.MetricType_HISTOGRAM || h.GetMetric()[0].GetHistogram().GetSampleCount() < 3 {
-		t.Errorf("verdict_decision_duration_seconds = %v, want a histogram with at least 3 samples", h)
+	if h.GetType() != dto.MetricType_HISTOGRAM || h.GetMetric()[0].GetHistogram().GetSampleCount() < 4 {
+		t.Errorf("verdict_decision_duration_seconds = %v, want a histogram with at least 4 samples", h)
 	}
 	if f := after["verdict_policy_reloads_total"]; f.GetType() != dto.MetricType_COUNTER || len(f.GetMetric()) != 2 {
 		t.Errorf("verdict_policy_reloads_total = %v, want a counter with success and failure series", f)

@@ -59,6 +59,8 @@ func newService(ctx context.Context, logger *slog.Logger, src policySource, keys
 		Issuer:            v.Issuer,
 		AuthorizedParties: v.AuthorizedParties,
 		ClockSkew:         v.ClockSkew,
+		CacheSize:         v.TokenCacheSize,
+		OnCacheLookup:     m.ObserveTokenCacheLookup,
 	})
 	return &service{
 		logger:        logger,

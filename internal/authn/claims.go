@@ -134,7 +134,7 @@ func (v *Verifier) checkTimes(c *claimSet) error {
 		return authz.InvalidToken("exp claim is missing or not a number", nil)
 	}
 	if exp <= now-skew {
-		return &authz.TokenError{Reason: authz.ReasonTokenExpired, Message: "token is expired"}
+		return errExpired
 	}
 	if c.nbf != "" {
 		nbf, ok := epochMillis(c.nbf)
@@ -156,6 +156,10 @@ func (v *Verifier) checkTimes(c *claimSet) error {
 	}
 	return nil
 }
+
+// errExpired is the rejection of a token past its exp. It holds no detail
+// of the token, so one value serves every request.
+var errExpired = &authz.TokenError{Reason: authz.ReasonTokenExpired, Message: "token is expired"}
 
 // maxEpochSeconds clamps absurd timestamps (about 3 million years) so that
 // converting them to milliseconds cannot overflow.

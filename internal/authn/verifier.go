@@ -3,6 +3,7 @@ package authn
 import (
 	"context"
 	"crypto/rsa"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -28,6 +29,10 @@ type Config struct {
 	ClockSkew time.Duration
 	// Now defaults to time.Now.
 	Now func() time.Time
+	// CacheSize bounds the verified-token cache (entries); 0 disables it.
+	CacheSize int
+	// OnCacheLookup, when set, is told whether each lookup hit.
+	OnCacheLookup func(hit bool)
 }
 
 // Verifier verifies Clerk session tokens and normalizes their claims. It
@@ -38,15 +43,23 @@ type Verifier struct {
 	parties map[string]struct{}
 	skew    time.Duration
 	now     func() time.Time
+	cache   *tokenCache // nil when disabled
+	lookups func(hit bool)
 }
 
 var _ authz.Authenticator = (*Verifier)(nil)
 
 // NewVerifier returns a Verifier for cfg.
 func NewVerifier(cfg Config) *Verifier {
-	v := &Verifier{keys: cfg.Keys, issuer: cfg.Issuer, skew: max(cfg.ClockSkew, 0), now: cfg.Now}
+	v := &Verifier{keys: cfg.Keys, issuer: cfg.Issuer, skew: max(cfg.ClockSkew, 0), now: cfg.Now, lookups: cfg.OnCacheLookup}
 	if v.now == nil {
 		v.now = time.Now
+	}
+	if v.lookups == nil {
+		v.lookups = func(bool) {}
+	}
+	if cfg.CacheSize > 0 {
+		v.cache = newTokenCache(cfg.CacheSize)
 	}
 	for _, p := range cfg.AuthorizedParties {
 		if p = strings.TrimSpace(p); p != "" {
@@ -70,7 +83,42 @@ func (v *Verifier) Ready() bool { return v.keys != nil && v.keys.Ready() }
 // The checks run in Clerk's order: size and shape, header (typ, alg, cat),
 // key lookup by kid, signature, and only then the claims, so nothing an
 // attacker wrote is interpreted before the signature is known to be good.
+//
+// A token that verified before is answered from the cache, keyed by a hash
+// of the whole token, after checking its exp against the clock again.
 func (v *Verifier) Authenticate(ctx context.Context, token string) (authz.Principal, error) {
+	if v.cache == nil || len(token) > maxTokenBytes {
+		return v.verify(ctx, token)
+	}
+	key := tokenKey(sha256.Sum256([]byte(token)))
+	now := v.now().UnixMilli()
+	dead := now - v.skew.Milliseconds()
+	if e, ok := v.cache.get(key); ok {
+		v.lookups(true)
+		if e.expMillis <= dead {
+			v.cache.drop(key)
+			return authz.Principal{}, errExpired
+		}
+		return e.principal, nil
+	}
+	v.lookups(false)
+	p, err := v.verify(ctx, token)
+	if err == nil {
+		v.cache.put(key, cacheEntry{principal: p, expMillis: p.ExpiresAt.UnixMilli()}, dead)
+	}
+	return p, err
+}
+
+// CachedTokens reports how many verified tokens the cache holds.
+func (v *Verifier) CachedTokens() int {
+	if v.cache == nil {
+		return 0
+	}
+	return v.cache.len()
+}
+
+// verify checks a token from scratch.
+func (v *Verifier) verify(ctx context.Context, token string) (authz.Principal, error) {
 	t, err := parseCompact(token)
 	if err != nil {
 		return authz.Principal{}, err

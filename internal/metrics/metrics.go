@@ -24,6 +24,7 @@ type Metrics struct {
 	duration      prometheus.Histogram
 	verifications *prometheus.CounterVec
 	reloads       *prometheus.CounterVec
+	tokenCache    *prometheus.CounterVec
 }
 
 // New creates the collectors and registers them, with the Go and process
@@ -50,9 +51,13 @@ func New() *Metrics {
 			Name: "verdict_policy_reloads_total",
 			Help: "Policy reload attempts after a change, by result (success, failure).",
 		}, []string{"result"}),
+		tokenCache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "verdict_token_cache_lookups_total",
+			Help: "Verified-token cache lookups, by result (hit, miss).",
+		}, []string{"result"}),
 	}
 	reg.MustRegister(
-		m.decisions, m.duration, m.verifications, m.reloads,
+		m.decisions, m.duration, m.verifications, m.reloads, m.tokenCache,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -63,6 +68,9 @@ func New() *Metrics {
 	}
 	for _, r := range []string{"success", "failure"} {
 		m.reloads.WithLabelValues(r)
+	}
+	for _, r := range []string{"hit", "miss"} {
+		m.tokenCache.WithLabelValues(r)
 	}
 	return m
 }
@@ -97,6 +105,15 @@ func (m *Metrics) ObservePolicyReload(err error) {
 		result = "failure"
 	}
 	m.reloads.WithLabelValues(result).Inc()
+}
+
+// ObserveTokenCacheLookup counts one verified-token cache lookup.
+func (m *Metrics) ObserveTokenCacheLookup(hit bool) {
+	result := "miss"
+	if hit {
+		result = "hit"
+	}
+	m.tokenCache.WithLabelValues(result).Inc()
 }
 
 // maxReasonLen bounds a reason label. Reason codes are short snake_case

@@ -1,4 +1,475 @@
-# Placeholder until the library lands.
+# Clerk's has(), answered exactly as Clerk's JavaScript SDK answers it
+# (@clerk/shared createCheckAuthorization, fail-closed; the specification is
+# /work/shared/docs/clerk-tokens.md §5), over Verdict's normalized principal:
+# the same object the decision policies see as input.principal.
+#
+# Verdict builds this module into the binary and compiles it into every policy
+# set, so team policies can `import data.verdict.clerk` and call
+#
+#   clerk.has(input.principal, {"feature": "o:reports"})
+#
+# and POST /v1/has evaluates data.verdict.clerk.response. It is not
+# team-editable.
+#
+# API:
+#   has(principal, check)     true or false, Clerk's answer
+#   answer(principal, check)  {"result", "reason", "message"}
+#   response                  answer(input.principal, input.check)
+#
+# `check` may be any JSON value. A field of the wrong type fails its
+# dimension (Clerk fails closed) and never raises an error; fields Clerk does
+# not know are ignored; a check that names no known field is false. Every
+# field given must pass (AND within and across dimensions).
+#
+# One deliberate difference from Clerk: a system permission (org:sys_*) is
+# never granted here, even when a v1 token lists one. Clerk never puts system
+# permissions in session tokens; /v1/check decides them by role.
+#
+# Performance: this runs on every /v1/has and inside catalog decisions. Each
+# check field is dispatched on its name, a constant in the head of _failure,
+# so OPA's rule index picks the one definition that applies; nothing iterates
+# over data that does not depend on the check; messages are built only on the
+# path that returns them.
 package verdict.clerk
 
-response := {"result": false, "reason": "empty_check", "message": "not implemented"}
+# ---------------------------------------------------------------------------
+# API
+
+# Clerk's answer: signed in, at least one known field asked, and no field
+# fails.
+default has(_, _) := false
+
+has(principal, check) if {
+	_signed_in(principal)
+	_asks_something(check)
+	not _any_failure(principal, check)
+}
+
+# Clerk's answer with the first failing reason, in this order:
+# unauthenticated, empty_check, invalid_check, no_active_org, missing_role,
+# missing_permission, missing_feature, missing_plan, reverification_required.
+answer(principal, check) := _no("unauthenticated", msg) if {
+	not _signed_in(principal)
+	msg := _unauthenticated_message(principal)
+} else := _no("empty_check", msg) if {
+	not _asks_something(check)
+	msg := _empty_check_message(check)
+} else := _no(reason, msg) if {
+	[_, _, field] := min(_ranked_failures(principal, check))
+	reason := _failure(field, check[field], principal)
+	msg := _explain(reason, field, check[field], principal)
+} else := {"result": true, "reason": "granted", "message": msg} if {
+	msg := _granted_message(principal, check)
+}
+
+# What POST /v1/has evaluates, with input {"principal": {...}, "check": <any>}.
+# An absent principal or check is null: unauthenticated, or an empty check.
+response := answer(_input("principal"), _input("check"))
+
+_input(key) := value if {
+	value := input[key]
+} else := null
+
+# ---------------------------------------------------------------------------
+# The check.
+
+# The fields Clerk's has() reads, in the order messages mention them.
+_field_order := {"role": 0, "permission": 1, "feature": 2, "plan": 3, "reverification": 4}
+
+# Reasons in precedence order; the first failing one is reported.
+_reason_rank := {
+	"invalid_check": 0,
+	"no_active_org": 1,
+	"missing_role": 2,
+	"missing_permission": 3,
+	"missing_feature": 4,
+	"missing_plan": 5,
+	"reverification_required": 6,
+}
+
+_asks_something(check) if {
+	is_object(check)
+	some field, _ in check
+	_field_order[field]
+}
+
+_any_failure(principal, check) if {
+	some field, value in check
+	_failure(field, value, principal)
+}
+
+# [reason rank, field rank, field] for every failing field; min picks the
+# one to report.
+_ranked_failures(principal, check) := {[_reason_rank[reason], _field_order[field], field] |
+	some field, value in check
+	reason := _failure(field, value, principal)
+}
+
+_no(reason, msg) := {"result": false, "reason": reason, "message": msg}
+
+# ---------------------------------------------------------------------------
+# Why one field fails: its reason, or undefined when it passes. Fields Clerk
+# does not know match no definition and so never fail.
+
+# Role: needs an active organization and a role; compared after giving both
+# sides exactly one leading "org:" (admin == org:admin == org:org:admin),
+# case-sensitively.
+_failure("role", role, principal) := "invalid_check" if {
+	not is_string(role)
+} else := "no_active_org" if {
+	not _active_org(principal)
+} else := "missing_role" if {
+	not _holds_role(principal, role)
+}
+
+# Permission: needs an active organization; only the query is prefixed, the
+# token's entries are compared verbatim. System permissions never pass.
+_failure("permission", permission, principal) := "invalid_check" if {
+	not is_string(permission)
+} else := "no_active_org" if {
+	not _active_org(principal)
+} else := "missing_permission" if {
+	not _holds_permission(principal, _prefix_with_org(permission))
+}
+
+# Features and plans: no organization needed.
+_failure("feature", feature, principal) := "invalid_check" if {
+	not _entitlement_query(feature)
+} else := "missing_feature" if {
+	not _entitled(principal.features, feature)
+}
+
+_failure("plan", plan, principal) := "invalid_check" if {
+	not _entitlement_query(plan)
+} else := "missing_plan" if {
+	not _entitled(principal.plans, plan)
+}
+
+_failure("reverification", config, principal) := "invalid_check" if {
+	not _window(config)
+} else := "reverification_required" if {
+	not _recent(_window(config), principal.factor_verification_age)
+}
+
+# ---------------------------------------------------------------------------
+# The session.
+
+_signed_in(principal) if {
+	principal.authenticated == true
+	_nonempty(principal.user_id)
+}
+
+_active_org(principal) if _nonempty(principal.org_id)
+
+_nonempty(s) if {
+	is_string(s)
+	s != ""
+}
+
+# Clerk's prefixWithOrg: any leading run of "org:" becomes exactly one.
+_prefix_with_org(s) := s if {
+	startswith(s, "org:")
+	not startswith(s, "org:org:")
+} else := concat("", ["org:", s]) if {
+	not startswith(s, "org:")
+} else := regex.replace(s, `^(org:)+`, "org:")
+
+_holds_role(principal, role) if {
+	_nonempty(principal.org_role)
+	_prefix_with_org(principal.org_role) == _prefix_with_org(role)
+}
+
+_holds_permission(principal, key) if {
+	not _system_permission(key)
+	is_array(principal.org_permissions)
+	key in principal.org_permissions
+}
+
+_system_permission(key) if startswith(key, "org:sys_")
+
+# ---------------------------------------------------------------------------
+# Features (fea) and plans (pla).
+#
+# The principal carries the claim's entries ("o:reports", "u:free"). A query
+# is a bare name (any scope) or scope:name[:ignored...]; the query scopes are
+# o/org/organization and u/user. An entry's scope is what comes before its
+# first colon: o, u, or ou/uo (both); other scopes are dropped. The claim
+# must have at least one entry, and one entry without a colon makes the whole
+# claim unreadable (Clerk's splitByScope throws, which has() reads as false).
+
+_query_scopes := {"o": "org", "org": "org", "organization": "org", "u": "user", "user": "user"}
+
+_entitlement_query(query) if {
+	is_string(query)
+	not contains(query, ":")
+}
+
+_entitlement_query(query) if {
+	is_string(query)
+	_query_scopes[split(query, ":")[0]]
+}
+
+# Instead of splitting every entry, build the few entries that would match
+# and look for them.
+_entitled(entries, query) if {
+	_readable(entries)
+	some entry in _matching_entries(query)
+	entry in entries
+}
+
+_readable(entries) if {
+	is_array(entries)
+	count(entries) > 0
+	every entry in entries {
+		is_string(entry)
+		contains(entry, ":")
+	}
+}
+
+_matching_entries(query) := [
+	concat("", ["o:", query]),
+	concat("", ["u:", query]),
+	concat("", ["ou:", query]),
+	concat("", ["uo:", query]),
+] if {
+	not contains(query, ":")
+} else := _scoped_entries(_query_scopes[parts[0]], parts[1]) if {
+	parts := split(query, ":")
+}
+
+_scoped_entries("org", name) := [concat("", ["o:", name]), concat("", ["ou:", name]), concat("", ["uo:", name])]
+
+_scoped_entries("user", name) := [concat("", ["u:", name]), concat("", ["ou:", name]), concat("", ["uo:", name])]
+
+# ---------------------------------------------------------------------------
+# Reverification (fva = [first-factor age, second-factor age] in minutes,
+# -1 for a factor group that is not enabled or never verified).
+
+_presets := {
+	"strict_mfa": {"level": "multi_factor", "after_minutes": 10},
+	"strict": {"level": "second_factor", "after_minutes": 10},
+	"moderate": {"level": "second_factor", "after_minutes": 60},
+	"lax": {"level": "second_factor", "after_minutes": 1440},
+}
+
+_levels := {
+	"first_factor": "a first-factor verification",
+	"second_factor": "a second-factor verification",
+	"multi_factor": "a multi-factor verification",
+}
+
+# A preset, or {"level": ..., "afterMinutes": N > 0} (other keys ignored, as
+# Clerk ignores them).
+_window(config) := _presets[config]
+
+_window(config) := {"level": config.level, "after_minutes": config.afterMinutes} if {
+	is_object(config)
+	_levels[config.level]
+	is_number(config.afterMinutes)
+	config.afterMinutes > 0
+}
+
+_recent(window, fva) if {
+	_valid_fva(fva)
+	_fresh_for(window.level, window.after_minutes, fva[0], fva[1])
+}
+
+_valid_fva(fva) if {
+	is_array(fva)
+	count(fva) == 2
+	_valid_age(fva[0])
+	_valid_age(fva[1])
+}
+
+_valid_age(age) if {
+	is_number(age)
+	age == -1
+}
+
+_valid_age(age) if {
+	is_number(age)
+	age >= 0
+}
+
+# Fresh: verified (not -1) and strictly within the window (age 10 fails a
+# 10-minute window).
+_fresh(age, minutes) if {
+	age != -1
+	minutes > age
+}
+
+_fresh_for("first_factor", minutes, first, _) if _fresh(first, minutes)
+
+# second_factor falls back to the first factor when the second is not
+# enabled (if both are -1 nothing is fresh).
+_fresh_for("second_factor", minutes, first, -1) if _fresh(first, minutes)
+
+_fresh_for("second_factor", minutes, _, second) if {
+	second != -1
+	_fresh(second, minutes)
+}
+
+# multi_factor degrades to the first factor when the second is not enabled,
+# and otherwise needs both fresh (so a first factor of -1 fails).
+_fresh_for("multi_factor", minutes, first, -1) if _fresh(first, minutes)
+
+_fresh_for("multi_factor", minutes, first, second) if {
+	second != -1
+	_fresh(first, minutes)
+	_fresh(second, minutes)
+}
+
+# ---------------------------------------------------------------------------
+# Messages. Each is built only when its answer is returned.
+
+_unauthenticated_message(principal) := "the session is signed out (no valid session token), and has() is false for a signed-out session" if {
+	not principal.authenticated == true
+} else := "the session has no user id (sub), and has() is false without one"
+
+_empty_check_message(check) := msg if {
+	not is_object(check)
+	msg := sprintf("the check must be an object such as {\"role\": \"org:admin\"}, not %s", [_a(check)])
+} else := msg if {
+	count(check) == 0
+	msg := "the check asks for nothing, and has({}) is false: name at least one of role, permission, feature, plan, reverification"
+} else := msg if {
+	ignored := concat(", ", sort([k | some k, _ in check; is_string(k)]))
+	msg := sprintf("the check names none of role, permission, feature, plan, reverification (Clerk ignores the other fields: %s), and has() with nothing to check is false", [ignored])
+}
+
+_explain("invalid_check", field, value, _) := _invalid_message(field, value)
+
+_explain("no_active_org", field, value, _) := sprintf("%s %s is checked in the active organization, and the session has no active organization (features and plans do not need one)", [field, value])
+
+_explain("missing_role", _, role, principal) := msg if {
+	not _nonempty(principal.org_role)
+	msg := sprintf("the session has no role in organization %s, so role %s does not match", [principal.org_id, role])
+} else := msg if {
+	want := _prefix_with_org(role)
+	msg := sprintf("the session's role in organization %s is %s, not %s%s%s", [
+		principal.org_id, principal.org_role, want,
+		_as_written(role, want), _case_hint(principal.org_role, role),
+	])
+}
+
+_explain("missing_permission", _, permission, principal) := msg if {
+	key := _prefix_with_org(permission)
+	_system_permission(key)
+	msg := sprintf("%s is a system permission, and system permissions are never in a session token, so has() is false for it: check the role with has({role}) or use /v1/check, which decides system permissions by role", [key])
+} else := msg if {
+	key := _prefix_with_org(permission)
+	count(split(key, ":")) != 3
+	msg := sprintf("%s is not a permission key (org:<feature>:<permission>), so no token permission can match it; %s", [key, _permissions_state(principal)])
+} else := sprintf("the session token does not carry permission %s; %s", [_prefix_with_org(permission), _permissions_state(principal)])
+
+_explain("missing_feature", _, feature, principal) := _entitlement_message("feature", "features", "fea", feature, _entries(principal, "features"))
+
+_explain("missing_plan", _, plan, principal) := _entitlement_message("plan", "plans", "pla", plan, _entries(principal, "plans"))
+
+_explain("reverification_required", _, config, principal) := sprintf("%s needs %s; %s", [_config_name(config), _window_text(_window(config)), _verification_state(principal.factor_verification_age)])
+
+_invalid_message("reverification", config) := msg if {
+	is_string(config)
+	msg := sprintf("reverification %s is not a Clerk preset (strict_mfa, strict, moderate, lax)", [config])
+} else := msg if {
+	is_object(config)
+	not _levels[config.level]
+	msg := sprintf("reverification level %s is not first_factor, second_factor or multi_factor", [_json(object.get(config, "level", null))])
+} else := msg if {
+	is_object(config)
+	msg := sprintf("reverification afterMinutes must be a number greater than 0, not %s%s", [_json(object.get(config, "afterMinutes", null)), _spelling_hint(config)])
+} else := sprintf("reverification must be a preset (strict_mfa, strict, moderate, lax) or {\"level\": \"first_factor\"|\"second_factor\"|\"multi_factor\", \"afterMinutes\": N}, not %s", [_a(config)])
+
+_invalid_message(field, query) := msg if {
+	field in {"feature", "plan"}
+	is_string(query)
+	msg := sprintf("%s %s has scope %s, which Clerk does not know: use o, org or organization for the organization, u or user for the user, or a bare name for either", [field, query, split(query, ":")[0]])
+}
+
+_invalid_message(field, value) := msg if {
+	not field == "reverification"
+	not is_string(value)
+	msg := sprintf("%s must be a string such as %s, not %s", [field, _example[field], _a(value)])
+}
+
+_example := {"role": `"org:admin"`, "permission": `"org:reports:export"`, "feature": `"o:reports"`, "plan": `"o:pro"`}
+
+_as_written(query, normalized) := sprintf(" (asked as %s)", [query]) if query != normalized
+
+else := ""
+
+_case_hint(have, query) := "; roles compare case-sensitively" if {
+	lower(have) == _prefix_with_org(lower(query))
+} else := ""
+
+_spelling_hint(config) := " (Clerk spells it afterMinutes, not after_minutes)" if {
+	_ = config.after_minutes
+} else := ""
+
+_permissions_state(principal) := msg if {
+	perms := _entries(principal, "org_permissions")
+	count(perms) > 0
+	msg := sprintf("its permissions in organization %s are %s", [principal.org_id, concat(", ", [p | some p in perms; is_string(p)])])
+} else := sprintf("it carries no permissions in organization %s", [principal.org_id])
+
+_entitlement_message(what, plural, claim, query, entries) := msg if {
+	count(entries) == 0
+	msg := sprintf("the session token carries no %s (%s), so %s %s is missing", [plural, claim, what, query])
+} else := msg if {
+	some entry in entries
+	not _scoped_entry(entry)
+	msg := sprintf("the session's %s (%s) include %s, which has no scope (scope:name); Clerk cannot read such a claim, so every %s check is false", [plural, claim, _json(entry), what])
+} else := sprintf("the session does not have %s %s; its %s are %s", [what, query, plural, concat(", ", entries)])
+
+_scoped_entry(entry) if {
+	is_string(entry)
+	contains(entry, ":")
+}
+
+_entries(principal, key) := principal[key] if is_array(principal[key])
+
+else := []
+
+_config_name(config) := sprintf("reverification %s", [config]) if is_string(config)
+
+else := "reverification"
+
+_window_text(window) := sprintf("%s within the last %v minutes", [_levels[window.level], window.after_minutes])
+
+_verification_state(fva) := msg if {
+	_valid_fva(fva)
+	msg := sprintf("the session's last first-factor verification was %s and its last second-factor verification was %s", [_ago(fva[0]), _ago(fva[1])])
+} else := "the session's verification age (fva) is malformed" if {
+	_ = fva
+} else := "the session token shows no verification age (fva)"
+
+_ago(-1) := "never"
+
+_ago(age) := sprintf("%v minutes ago", [age]) if age != -1
+
+_granted_message(principal, check) := concat("; ", [_granted(field, check[field], principal) |
+	some field in ["role", "permission", "feature", "plan", "reverification"]
+	_ = check[field]
+])
+
+_granted("role", role, principal) := sprintf("the session has role %s (asked: %s)", [principal.org_role, role])
+
+_granted("permission", permission, _) := sprintf("the session token carries permission %s", [_prefix_with_org(permission)])
+
+_granted("feature", feature, _) := sprintf("the session has feature %s", [feature])
+
+_granted("plan", plan, _) := sprintf("the session has plan %s", [plan])
+
+_granted("reverification", config, principal) := sprintf("the session has %s (%s), as %s needs", [
+	_window_text(_window(config)),
+	_verification_state(principal.factor_verification_age),
+	_config_name(config),
+])
+
+_a(null) := "null"
+
+_a(value) := sprintf("%s (%s)", [_kinds[type_name(value)], _json(value)]) if value != null
+
+_kinds := {"boolean": "a boolean", "number": "a number", "string": "a string", "array": "an array", "object": "an object", "set": "a set"}
+
+_json(value) := json.marshal(value)
