@@ -291,3 +291,35 @@ func TestStartupErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestPprofOnlyWhenEnabled: profiling endpoints are served on their own
+// listener when --pprof-addr is set, and never on the API port.
+func TestPprofOnlyWhenEnabled(t *testing.T) {
+	t.Parallel()
+	inst := startServe(t, "--pprof-addr", "127.0.0.1:0")
+	resp, err := http.Get(inst.base + "/debug/pprof/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("API port /debug/pprof/ = %d, want 404", resp.StatusCode)
+	}
+	var addr string
+	for _, rec := range inst.out.logLines() {
+		if rec["msg"] == "pprof listening" {
+			addr, _ = rec["addr"].(string)
+		}
+	}
+	if addr == "" {
+		t.Fatalf("no pprof listener logged:\n%s", inst.out)
+	}
+	resp, err = http.Get("http://" + addr + "/debug/pprof/cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("pprof listener /debug/pprof/cmdline = %d, want 200", resp.StatusCode)
+	}
+}

@@ -27,8 +27,10 @@ type serviceConfig struct {
 	// ShutdownDelay keeps serving after /readyz turns 503 on shutdown, so
 	// load balancers stop routing here before connections drain.
 	ShutdownDelay time.Duration
-	Keys          keyConfig
-	Verify        verifyConfig
+	// PprofAddr, when set, serves /debug/pprof on its own listener.
+	PprofAddr string
+	Keys      keyConfig
+	Verify    verifyConfig
 }
 
 // keyConfig names where verification keys come from; exactly one is set.
@@ -61,6 +63,7 @@ func addServerFlags(fs *flag.FlagSet, c *serviceConfig) {
 	fs.StringVar(&c.Addr, "addr", defaultAddr, "listen address")
 	fs.StringVar(&c.Policies, "policies", defaultPolicies, "directory of .rego and data files, watched for changes")
 	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", 0, "on shutdown, keep serving this long after /readyz turns 503")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve /debug/pprof on this separate address (off when empty)")
 }
 
 func addKeyFlags(fs *flag.FlagSet, c *serviceConfig) {

@@ -90,6 +90,11 @@ func (s *service) serve(ctx context.Context, cfg serviceConfig, extra []httpapi.
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	profiler, err := listenPprof(cfg.PprofAddr, s.logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	h := httpapi.New(httpapi.Deps{
 		Decider: s.decider,
 		Ready:   s.ready,
@@ -107,6 +112,9 @@ func (s *service) serve(ctx context.Context, cfg serviceConfig, extra []httpapi.
 	}
 	for _, task := range s.background {
 		wg.Go(func() { task(ctx) })
+	}
+	if profiler != nil {
+		wg.Go(func() { profiler.run(ctx) })
 	}
 
 	s.logger.Info("listening", "addr", ln.Addr().String(), "policy_revision", s.engine.Revision())

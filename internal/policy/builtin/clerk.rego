@@ -57,7 +57,7 @@ answer(principal, check) := _no("unauthenticated", msg) if {
 } else := _no(reason, msg) if {
 	[_, _, field] := min(_ranked_failures(principal, check))
 	reason := _failure(field, check[field], principal)
-	msg := _explain(reason, field, check[field], principal)
+	msg := _explanation(reason, field, check[field], principal)
 } else := {"result": true, "reason": "granted", "message": msg} if {
 	msg := _granted_message(principal, check)
 }
@@ -129,35 +129,40 @@ _failure("permission", permission, principal) := "invalid_check" if {
 } else := "no_active_org" if {
 	not _active_org(principal)
 } else := "missing_permission" if {
-	not _holds_permission(principal, _prefix_with_org(permission))
+	not _holds_permission(principal, permission)
 }
 
 # Features and plans: no organization needed.
 _failure("feature", feature, principal) := "invalid_check" if {
 	not _entitlement_query(feature)
 } else := "missing_feature" if {
-	not _entitled(principal.features, feature)
+	not _entitled(principal, "features", feature)
 }
 
 _failure("plan", plan, principal) := "invalid_check" if {
 	not _entitlement_query(plan)
 } else := "missing_plan" if {
-	not _entitled(principal.plans, plan)
+	not _entitled(principal, "plans", plan)
 }
 
 _failure("reverification", config, principal) := "invalid_check" if {
 	not _window(config)
 } else := "reverification_required" if {
-	not _recent(_window(config), principal.factor_verification_age)
+	not _recent(principal, config)
 }
 
 # ---------------------------------------------------------------------------
 # The session.
+#
+# Helpers take the whole principal, never one of its fields: in OPA,
+# `not f(principal.x)` is false (not true) when principal.x is undefined.
 
 _signed_in(principal) if {
-	principal.authenticated == true
+	_authenticated(principal)
 	_nonempty(principal.user_id)
 }
+
+_authenticated(principal) if principal.authenticated == true
 
 _active_org(principal) if _nonempty(principal.org_id)
 
@@ -174,12 +179,15 @@ _prefix_with_org(s) := s if {
 	not startswith(s, "org:")
 } else := regex.replace(s, `^(org:)+`, "org:")
 
+_has_role(principal) if _nonempty(principal.org_role)
+
 _holds_role(principal, role) if {
-	_nonempty(principal.org_role)
+	_has_role(principal)
 	_prefix_with_org(principal.org_role) == _prefix_with_org(role)
 }
 
-_holds_permission(principal, key) if {
+_holds_permission(principal, permission) if {
+	key := _prefix_with_org(permission)
 	not _system_permission(key)
 	is_array(principal.org_permissions)
 	key in principal.org_permissions
@@ -211,7 +219,8 @@ _entitlement_query(query) if {
 
 # Instead of splitting every entry, build the few entries that would match
 # and look for them.
-_entitled(entries, query) if {
+_entitled(principal, claim, query) if {
+	entries := principal[claim]
 	_readable(entries)
 	some entry in _matching_entries(query)
 	entry in entries
@@ -269,7 +278,9 @@ _window(config) := {"level": config.level, "after_minutes": config.afterMinutes}
 	config.afterMinutes > 0
 }
 
-_recent(window, fva) if {
+_recent(principal, config) if {
+	window := _window(config)
+	fva := principal.factor_verification_age
 	_valid_fva(fva)
 	_fresh_for(window.level, window.after_minutes, fva[0], fva[1])
 }
@@ -323,7 +334,7 @@ _fresh_for("multi_factor", minutes, first, second) if {
 # Messages. Each is built only when its answer is returned.
 
 _unauthenticated_message(principal) := "the session is signed out (no valid session token), and has() is false for a signed-out session" if {
-	not principal.authenticated == true
+	not _authenticated(principal)
 } else := "the session has no user id (sub), and has() is false without one"
 
 _empty_check_message(check) := msg if {
@@ -337,12 +348,18 @@ _empty_check_message(check) := msg if {
 	msg := sprintf("the check names none of role, permission, feature, plan, reverification (Clerk ignores the other fields: %s), and has() with nothing to check is false", [ignored])
 }
 
+# The message for a failing field; a generic one should a specific message
+# ever be undefined, so that a denial can never lose its message.
+_explanation(reason, field, value, principal) := msg if {
+	msg := _explain(reason, field, value, principal)
+} else := sprintf("%s: the check's %s does not pass", [reason, field])
+
 _explain("invalid_check", field, value, _) := _invalid_message(field, value)
 
 _explain("no_active_org", field, value, _) := sprintf("%s %s is checked in the active organization, and the session has no active organization (features and plans do not need one)", [field, value])
 
 _explain("missing_role", _, role, principal) := msg if {
-	not _nonempty(principal.org_role)
+	not _has_role(principal)
 	msg := sprintf("the session has no role in organization %s, so role %s does not match", [principal.org_id, role])
 } else := msg if {
 	want := _prefix_with_org(role)
@@ -366,14 +383,14 @@ _explain("missing_feature", _, feature, principal) := _entitlement_message("feat
 
 _explain("missing_plan", _, plan, principal) := _entitlement_message("plan", "plans", "pla", plan, _entries(principal, "plans"))
 
-_explain("reverification_required", _, config, principal) := sprintf("%s needs %s; %s", [_config_name(config), _window_text(_window(config)), _verification_state(principal.factor_verification_age)])
+_explain("reverification_required", _, config, principal) := sprintf("%s needs %s; %s", [_config_name(config), _window_text(_window(config)), _verification_state(principal)])
 
 _invalid_message("reverification", config) := msg if {
 	is_string(config)
 	msg := sprintf("reverification %s is not a Clerk preset (strict_mfa, strict, moderate, lax)", [config])
 } else := msg if {
 	is_object(config)
-	not _levels[config.level]
+	not _known_level(config)
 	msg := sprintf("reverification level %s is not first_factor, second_factor or multi_factor", [_json(object.get(config, "level", null))])
 } else := msg if {
 	is_object(config)
@@ -391,6 +408,8 @@ _invalid_message(field, value) := msg if {
 	not is_string(value)
 	msg := sprintf("%s must be a string such as %s, not %s", [field, _example[field], _a(value)])
 }
+
+_known_level(config) if _levels[config.level]
 
 _example := {"role": `"org:admin"`, "permission": `"org:reports:export"`, "feature": `"o:reports"`, "plan": `"o:pro"`}
 
@@ -436,21 +455,25 @@ else := "reverification"
 
 _window_text(window) := sprintf("%s within the last %v minutes", [_levels[window.level], window.after_minutes])
 
-_verification_state(fva) := msg if {
+_verification_state(principal) := msg if {
+	fva := principal.factor_verification_age
 	_valid_fva(fva)
 	msg := sprintf("the session's last first-factor verification was %s and its last second-factor verification was %s", [_ago(fva[0]), _ago(fva[1])])
 } else := "the session's verification age (fva) is malformed" if {
-	_ = fva
+	_ = principal.factor_verification_age
 } else := "the session token shows no verification age (fva)"
 
 _ago(-1) := "never"
 
 _ago(age) := sprintf("%v minutes ago", [age]) if age != -1
 
-_granted_message(principal, check) := concat("; ", [_granted(field, check[field], principal) |
-	some field in ["role", "permission", "feature", "plan", "reverification"]
-	_ = check[field]
-])
+_granted_message(principal, check) := concat("; ", parts) if {
+	parts := [_granted(field, check[field], principal) |
+		some field in ["role", "permission", "feature", "plan", "reverification"]
+		_ = check[field]
+	]
+	count(parts) > 0
+} else := "every field of the check passes"
 
 _granted("role", role, principal) := sprintf("the session has role %s (asked: %s)", [principal.org_role, role])
 
@@ -462,7 +485,7 @@ _granted("plan", plan, _) := sprintf("the session has plan %s", [plan])
 
 _granted("reverification", config, principal) := sprintf("the session has %s (%s), as %s needs", [
 	_window_text(_window(config)),
-	_verification_state(principal.factor_verification_age),
+	_verification_state(principal),
 	_config_name(config),
 ])
 
