@@ -104,6 +104,9 @@ func (v *Verifier) Authenticate(ctx context.Context, token string) (authz.Princi
 	v.lookups(false)
 	p, err := v.verify(ctx, token)
 	if err == nil {
+		// Every request with this token shares the memo, and with it what
+		// the policy engine derives from the principal.
+		p.Memo = new(authz.Memo)
 		v.cache.put(key, cacheEntry{principal: p, expMillis: p.ExpiresAt.UnixMilli()}, dead)
 	}
 	return p, err

@@ -40,6 +40,11 @@ type Principal struct {
 	// TokenVersion is 2 for Clerk's v2 session token format, else 1.
 	TokenVersion int       `json:"token_version"`
 	ExpiresAt    time.Time `json:"expires_at"`
+
+	// Memo caches what adapters derive from this principal (the policy
+	// input), shared by every copy of it. It is not part of the principal's
+	// identity or wire form.
+	Memo *Memo `json:"-"`
 }
 
 // Resource is the object a check is about. OrgID names the tenant that owns it.

@@ -39,7 +39,7 @@ var (
 // JSON round trip. Empty strings are left out, so policies test presence
 // with a plain reference. The shape is documented in policies/README.md.
 func inputValue(in authz.Input) (ast.Value, error) {
-	principal, err := principalObject(in.Principal)
+	principal, err := memoPrincipal(in.Principal)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +62,7 @@ func inputValue(in authz.Input) (ast.Value, error) {
 // hasInputValue builds the input of the has() query: the principal, as for
 // decisions, and the check exactly as the caller sent it.
 func hasInputValue(p authz.Principal, check any) (ast.Value, error) {
-	principal, err := principalObject(p)
+	principal, err := memoPrincipal(p)
 	if err != nil {
 		return nil, err
 	}
@@ -74,6 +74,23 @@ func hasInputValue(p authz.Principal, check any) (ast.Value, error) {
 		[2]*ast.Term{keyPrincipal, ast.NewTerm(principal)},
 		[2]*ast.Term{keyCheck, ast.NewTerm(c)},
 	), nil
+}
+
+// principalInput is what the memo holds: the principal as policy input.
+type principalInput struct {
+	obj ast.Object
+	err error
+}
+
+// memoPrincipal returns the principal's policy input, built once per
+// verified token (the principal's memo) and shared, read-only, by every
+// evaluation for that token.
+func memoPrincipal(p authz.Principal) (ast.Object, error) {
+	in := p.Memo.Get(func() any {
+		obj, err := principalObject(p)
+		return principalInput{obj, err}
+	}).(principalInput)
+	return in.obj, in.err
 }
 
 func principalObject(p authz.Principal) (ast.Object, error) {

@@ -1,0 +1,118 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/verdict-pdp/verdict/internal/authn"
+	"github.com/verdict-pdp/verdict/internal/authz"
+	"github.com/verdict-pdp/verdict/internal/devtoken"
+	"github.com/verdict-pdp/verdict/internal/httpapi"
+	"github.com/verdict-pdp/verdict/internal/metrics"
+	"github.com/verdict-pdp/verdict/internal/policy"
+)
+
+// benchService is the real decision path: verifier with its token cache,
+// the shipped policies, metrics, and the HTTP handler over them.
+type benchService struct {
+	decider *authz.Decider
+	handler http.Handler
+	token   string
+}
+
+func newBenchService(b *testing.B) *benchService {
+	b.Helper()
+	issuer, err := devtoken.NewIssuer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	keys, err := authn.ParseJWKS(issuer.JWKS())
+	if err != nil {
+		b.Fatal(err)
+	}
+	engine, err := policy.Load(context.Background(), os.DirFS("../../policies"), policy.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := metrics.New()
+	verifier := authn.NewVerifier(authn.Config{Keys: keys, ClockSkew: 5 * time.Second, CacheSize: 1000, OnCacheLookup: m.ObserveTokenCacheLookup})
+	decider := authz.NewDecider(verifier, engine, m)
+	token, err := issuer.Mint(devtoken.TokenRequest{
+		UserID: "user_1", OrgID: "org_1", OrgRole: "org:member", OrgSlug: "acme",
+		Permissions: []string{"org:posts:publish", "org:reports:export"}, Format: "v2",
+	}, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := httpapi.New(httpapi.Deps{
+		Decider: decider, Ready: func() error { return nil }, Metrics: m.Handler(),
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	return &benchService{decider: decider, handler: h, token: token}
+}
+
+var benchCheck = authz.Check{Action: "tasks:read", Resource: &authz.Resource{Type: "task", ID: "t1", OrgID: "org_1", OrgSlug: "acme"}}
+
+// BenchmarkDecision is the whole in-process decision with a warm token
+// cache: token → principal → evaluation → decision.
+func BenchmarkDecision(b *testing.B) {
+	s := newBenchService(b)
+	ctx := context.Background()
+	if _, err := s.decider.Check(ctx, s.token, benchCheck); err != nil { // warm the cache
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.decider.Check(ctx, s.token, benchCheck); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkHandlerCheck is POST /v1/check through the router, in process.
+func BenchmarkHandlerCheck(b *testing.B) {
+	s := newBenchService(b)
+	body := fmt.Sprintf(`{"token":%q,"action":"tasks:read","resource":{"type":"task","id":"t1","org_id":"org_1","org_slug":"acme"}}`, s.token)
+	serve(b, s.handler, "/v1/check", body) // warm the cache
+	b.ReportAllocs()
+	for b.Loop() {
+		serve(b, s.handler, "/v1/check", body)
+	}
+}
+
+// BenchmarkHandlerBatch is POST /v1/check/batch with 1, 10 and 100 checks.
+func BenchmarkHandlerBatch(b *testing.B) {
+	s := newBenchService(b)
+	for _, n := range []int{1, 10, 100} {
+		checks := make([]string, n)
+		for i := range checks {
+			checks[i] = `{"action":"tasks:read","resource":{"org_id":"org_1","org_slug":"acme"}}`
+		}
+		body := fmt.Sprintf(`{"token":%q,"checks":[%s]}`, s.token, strings.Join(checks, ","))
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			serve(b, s.handler, "/v1/check/batch", body)
+			b.ReportAllocs()
+			for b.Loop() {
+				serve(b, s.handler, "/v1/check/batch", body)
+			}
+		})
+	}
+}
+
+func serve(b *testing.B, h http.Handler, path, body string) {
+	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK || !json.Valid(rec.Body.Bytes()) {
+		b.Fatalf("POST %s = %d %s", path, rec.Code, rec.Body)
+	}
+}

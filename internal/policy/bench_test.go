@@ -1,0 +1,62 @@
+package policy_test
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/verdict-pdp/verdict/internal/authz"
+	"github.com/verdict-pdp/verdict/internal/policy"
+)
+
+// benchInputs are typical checks against the shipped policies.
+func benchInputs() map[string]authz.Input {
+	member := authz.Principal{
+		Authenticated: true, UserID: "user_1", SessionID: "sess_1", OrgID: "org_1", OrgRole: "org:member", OrgSlug: "acme",
+		OrgPermissions: []string{"org:posts:publish", "org:reports:export"}, Features: []string{"o:posts", "o:reports"}, TokenVersion: 2,
+	}
+	admin := member
+	admin.OrgRole = "org:admin"
+	res := &authz.Resource{Type: "task", ID: "t1", OrgID: "org_1", OrgSlug: "acme"}
+	return map[string]authz.Input{
+		"catalog-allow":     {Principal: member, Check: authz.Check{Action: "tasks:read", Resource: res}},
+		"catalog-role-deny": {Principal: member, Check: authz.Check{Action: "billing:manage", Resource: res}},
+		"system-permission": {Principal: admin, Check: authz.Check{Action: "org:sys_memberships:manage", Resource: res}},
+		"custom-permission": {Principal: member, Check: authz.Check{Action: "org:posts:publish", Resource: res}},
+		"tenant-mismatch":   {Principal: member, Check: authz.Check{Action: "tasks:read", Resource: &authz.Resource{OrgID: "org_2"}}},
+		"anonymous":         {Check: authz.Check{Action: "tasks:read", Resource: res}},
+	}
+}
+
+func BenchmarkEvaluate(b *testing.B) {
+	e, err := policy.Load(context.Background(), os.DirFS(shippedPolicies), policy.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for name, in := range benchInputs() {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := e.Evaluate(ctx, in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkHas(b *testing.B) {
+	e, err := policy.Load(context.Background(), os.DirFS(shippedPolicies), policy.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := benchInputs()["custom-permission"].Principal
+	check := map[string]any{"permission": "org:posts:publish", "feature": "o:posts"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.Has(context.Background(), p, check); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
