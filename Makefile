@@ -45,3 +45,18 @@ cover:
 
 clean:
 	rm -rf bin cover.out
+
+## load: Verdict against a plain OPA server running the same rules, side by side
+## (builds bin/verdict and bin/opa; OPA comes from the go.mod version, built
+## with a scratch copy of go.mod/go.sum so the module's own files stay as they are)
+LOAD_ROUNDS   ?= 3
+LOAD_DURATION ?= 10s
+LOAD_FLAGS    ?=
+.PHONY: load
+load:
+	$(GO) build -o bin/verdict ./cmd/verdict
+	@modtmp=$$(mktemp -d) && cp go.mod go.sum $$modtmp/ && \
+	echo "$(GO) build -o bin/opa github.com/open-policy-agent/opa" && \
+	GOFLAGS=-mod=mod $(GO) build -modfile=$$modtmp/go.mod -o bin/opa github.com/open-policy-agent/opa; \
+	rc=$$?; rm -rf $$modtmp; exit $$rc
+	$(GO) run ./cmd/verdict-load -rounds $(LOAD_ROUNDS) -duration $(LOAD_DURATION) $(LOAD_FLAGS)

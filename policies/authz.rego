@@ -3,11 +3,12 @@
 # One complete rule, an else chain in the contract's precedence order, so
 # exactly one object comes out for any input and the first failing stage
 # wins: unauthenticated, unknown_action, the tenancy codes, then the
-# requirement codes of the action. Token failures (expired, invalid,
+# requirement codes of the action, and last the opt-in impersonation rule. Token failures (expired, invalid,
 # pending) are decided by the service before the policies run.
 package verdict.authz
 
 import data.verdict.catalog
+import data.verdict.impersonation_guard
 import data.verdict.permissions
 import data.verdict.session
 import data.verdict.tenancy
@@ -31,9 +32,9 @@ decision := _deny("unauthenticated", msg) if {
 	# Every action Verdict knows is organization-scoped: permission keys by
 	# Clerk's definition, catalog entries by the contract.
 	violation := tenancy.violation
-} else := permissions.outcome(action) if {
+} else := impersonation_guard.outcome(action, permissions.outcome(action)) if {
 	permissions.is_key(action)
-} else := catalog.outcome(action)
+} else := impersonation_guard.outcome(action, catalog.outcome(action))
 
 # The action as a string; the service always sends one, but a message must
 # never become undefined and silently skip a stage of the chain.

@@ -14,6 +14,12 @@ publisher := object.union(member, {"org_permissions": ["org:posts:publish"]})
 
 no_org := object.remove(member, ["org_id", "org_role", "org_slug", "org_permissions"])
 
+# The plan feature reports and the custom permission org:reports:export.
+exporter := object.union(member, {"org_permissions": ["org:reports:export"], "features": ["o:reports"]})
+
+# An admin whose second factor was verified 2 minutes ago.
+fresh_admin := object.union(admin, {"factor_verification_age": [3, 2]})
+
 anonymous := {"authenticated": false}
 
 resource := {"type": "post", "id": "p1", "org_id": "org_A", "org_slug": "acme", "owner_id": "user_1", "attributes": {}}
@@ -45,6 +51,17 @@ catalog_cases := [
 	["billing:manage", member, false, "missing_role"],
 	["admin:access", admin, true, "role"],
 	["admin:access", member, false, "missing_role"],
+	["reports:export", exporter, true, "permission"],
+	["reports:export", object.union(exporter, {"features": ["u:reports"]}), true, "permission"],
+	["reports:export", object.union(exporter, {"features": []}), false, "missing_feature"],
+	["reports:export", object.union(exporter, {"org_permissions": []}), false, "missing_permission"],
+	["reports:export", member, false, "missing_permission"],
+	["reports:export", admin, false, "missing_permission"],
+	["organization:delete", fresh_admin, true, "role"],
+	["organization:delete", admin, false, "reverification_required"],
+	["organization:delete", object.union(admin, {"factor_verification_age": [3, 10]}), false, "reverification_required"],
+	["organization:delete", object.union(fresh_admin, {"org_role": "org:member"}), false, "missing_role"],
+	["organization:delete", member, false, "missing_role"],
 ]
 
 test_every_catalog_action if {
@@ -77,6 +94,20 @@ test_missing_permission_message if {
 	decide(member, "posts:publish", resource).message == concat("", [
 		"action posts:publish needs role org:admin or permission org:posts:publish; ",
 		"the session has role org:member; the session token does not carry permission org:posts:publish",
+	])
+}
+
+test_missing_feature_message if {
+	d := decide(object.union(exporter, {"features": ["o:dashboard"]}), "reports:export", resource)
+	d == {"allow": false, "reason": "missing_feature", "message": "action reports:export needs feature reports; the session has features o:dashboard"}
+}
+
+test_reverification_required_message if {
+	d := decide(object.union(admin, {"factor_verification_age": [3, 45]}), "organization:delete", resource)
+	d.reason == "reverification_required"
+	d.message == concat("", [
+		"action organization:delete needs reverification strict (a second-factor verification within the last 10 minutes); ",
+		"the session's last first-factor verification was 3 minutes ago and its last second-factor verification was 45 minutes ago",
 	])
 }
 

@@ -2,8 +2,8 @@
 # tasks:read that are not Clerk permission keys. Teams change what an action
 # needs by editing data.json; this file only interprets entries.
 #
-# An entry is {"description": "...", "requires": [requirement, ...]} (see
-# requirements.rego and README.md). Every entry is organization-scoped, so the
+# An entry is {"description": "...", "destructive": bool, "requires":
+# [requirement, ...]} (see requirements.rego and README.md). Every entry is organization-scoped, so the
 # tenancy checks run before its requirements. "requires": [] means any member
 # of the active organization.
 package verdict.catalog
@@ -25,10 +25,20 @@ known(action) if {
 valid_entry(entry) if {
 	is_object(entry)
 	is_array(entry.requires)
+	_valid_destructive(entry)
 	every req in entry.requires {
 		requirements.valid(req)
 	}
 }
+
+# "destructive": true marks an action the impersonation rule may forbid
+# (impersonation.rego); anything but a boolean is a typo, not "false".
+_valid_destructive(entry) if not "destructive" in object.keys(entry)
+
+_valid_destructive(entry) if is_boolean(entry.destructive)
+
+# The entry says the action is destructive.
+destructive(action) if data.verdict.actions[action].destructive == true
 
 # Entry names that will never be used, for the data lint test and for
 # operators reading `opa eval data.verdict.catalog.unusable`.

@@ -3,7 +3,7 @@ package verdict.catalog_test
 import data.verdict.catalog
 
 member := {
-	"authenticated": true, "org_id": "org_A", "org_role": "org:member",
+	"authenticated": true, "user_id": "user_1", "org_id": "org_A", "org_role": "org:member",
 	"org_permissions": [], "features": ["o:posts"],
 }
 
@@ -23,8 +23,25 @@ test_shipped_catalog_is_fully_usable if {
 test_shipped_catalog_matches_the_contract if {
 	object.keys(data.verdict.actions) == {
 		"invitations:create", "posts:publish", "tasks:list", "tasks:read",
-		"tasks:create", "billing:manage", "admin:access",
+		"tasks:create", "billing:manage", "admin:access", "reports:export",
+		"organization:delete",
 	}
+}
+
+test_shipped_destructive_actions if {
+	{name | some name, _ in data.verdict.actions; catalog.destructive(name)} == {"organization:delete", "billing:manage"}
+}
+
+test_destructive_must_be_a_boolean if {
+	actions := {
+		"a:yes": {"destructive": true, "requires": []},
+		"a:no": {"destructive": false, "requires": []},
+		"a:typo": {"destructive": "true", "requires": []},
+	}
+	catalog.unusable == {"a:typo"} with data.verdict.actions as actions
+	catalog.destructive("a:yes") with data.verdict.actions as actions
+	not catalog.destructive("a:no") with data.verdict.actions as actions
+	not catalog.destructive("a:typo") with data.verdict.actions as actions
 }
 
 test_shipped_roles_hold_only_known_system_permissions if {

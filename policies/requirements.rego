@@ -9,11 +9,15 @@
 #   {"role": "org:admin"}                the session's role
 #   {"permission": "org:posts:publish"}  a permission key (permissions.rego:
 #                                        system ones are decided by role)
-#   {"feature": "o:posts"}               a fea entry (billing.rego)
-#   {"plan": "o:pro"}                    a pla entry (billing.rego)
+#   {"feature": "o:posts"}               a fea entry
+#   {"plan": "o:pro"}                    a pla entry
 #   {"reverification": "strict"}         a recent verification
-#                                        (reverification.rego)
 #   {"not_impersonated": true}           nobody is impersonating the user
+#
+# Role, feature, plan and reverification terms are decided by Clerk's own
+# has(), the built-in data.verdict.clerk library, so a term means exactly
+# what the same field means in Clerk's SDK; this file adds only the catalog
+# schema, deny codes and messages.
 #
 # Every rule below dispatches on the term's kind through a function whose
 # first argument is the kind as a constant, so OPA indexes the dispatch. A
@@ -21,9 +25,8 @@
 # _state; entries and the combination do not change.
 package verdict.requirements
 
-import data.verdict.billing
+import data.verdict.clerk
 import data.verdict.permissions
-import data.verdict.reverification
 import data.verdict.session
 
 # The requirement deny codes in the contract's precedence order. When several
@@ -74,13 +77,51 @@ _valid("role", v) if {
 
 _valid("permission", v) if permissions.is_key(v)
 
-_valid("feature", v) if billing.valid_query(v)
+_valid("feature", v) if _valid_entitlement(v)
 
-_valid("plan", v) if billing.valid_query(v)
+_valid("plan", v) if _valid_entitlement(v)
 
-_valid("reverification", v) if reverification.window(v)
+# A session verified just now (fva [0, 0]) satisfies every window Clerk can
+# read, so has() is false only for an unknown preset or level or a window
+# that is not a positive number of minutes.
+_valid("reverification", v) if {
+	clerk.has({"authenticated": true, "user_id": "catalog", "factor_verification_age": [0, 0]}, {"reverification": clerk_reverification(v)})
+}
 
 _valid("not_impersonated", v) if v == true
+
+# A feature or plan term: a non-empty name, bare or behind a scope Clerk
+# knows (o:, org:, organization:, u:, user:). Clerk's has() decides: a
+# session holding the name in both scopes (ou:) satisfies every readable
+# query for it, so has() is false only when Clerk cannot read the query (an
+# unknown scope). Plans are queried exactly like features.
+_valid_entitlement(v) if {
+	is_string(v)
+	name := _entitlement_name(v)
+	name != ""
+	clerk.has({"authenticated": true, "user_id": "catalog", "features": [concat("", ["ou:", name])]}, {"feature": v})
+}
+
+# "reports" -> "reports", "o:reports:x" -> "reports" (Clerk ignores the rest)
+_entitlement_name(v) := v if not contains(v, ":")
+
+else := split(v, ":")[1]
+
+# A reverification term as Clerk's has() takes it: a preset (strict_mfa,
+# strict, moderate, lax) or {"level", "afterMinutes"}; the catalog also
+# accepts {"level", "after_minutes"}. Any other key makes the term unusable,
+# so a typo never weakens the window.
+clerk_reverification(v) := v if is_string(v)
+
+clerk_reverification(v) := {"level": v.level, "afterMinutes": v.after_minutes} if {
+	is_object(v)
+	object.keys(v) == {"level", "after_minutes"}
+}
+
+clerk_reverification(v) := v if {
+	is_object(v)
+	object.keys(v) == {"level", "afterMinutes"}
+}
 
 # The kind of a (valid) term: its only key.
 kind(term) := k if some k, _ in term
@@ -98,17 +139,19 @@ satisfied(term) if {
 	_holds(k, v)
 }
 
-# Roles compare the way Clerk compares them: "admin" and "org:admin" are the
-# same role.
-_holds("role", v) if session.org_role == session.normalize_role(v)
+# Clerk's has() decides: roles compare with one "org:" prefix on both sides
+# ("admin" is "org:admin"), features and plans with Clerk's scope rules,
+# reverification with its presets and fva rules.
+_holds("role", v) if clerk.has(input.principal, {"role": v})
 
+# System permissions by role (data), custom ones from the token.
 _holds("permission", v) if permissions.held(v)
 
-_holds("feature", v) if billing.has_feature(v)
+_holds("feature", v) if clerk.has(input.principal, {"feature": v})
 
-_holds("plan", v) if billing.has_plan(v)
+_holds("plan", v) if clerk.has(input.principal, {"plan": v})
 
-_holds("reverification", v) if reverification.satisfied(v)
+_holds("reverification", v) if clerk.has(input.principal, {"reverification": clerk_reverification(v)})
 
 _holds("not_impersonated", true) if not session.impersonated
 
@@ -180,9 +223,32 @@ _describe("feature", v) := sprintf("feature %s", [v])
 
 _describe("plan", v) := sprintf("plan %s", [v])
 
-_describe("reverification", v) := reverification.describe(v)
+_describe("reverification", v) := sprintf("reverification %s (%s)", [v, _window_words(v)]) if is_string(v)
+
+_describe("reverification", v) := _window_words(v) if is_object(v)
 
 _describe("not_impersonated", _) := "a session that is not impersonated"
+
+# Wording only (clerk.has decides): what a reverification term asks for.
+_window_words(v) := _preset_words[v]
+
+_window_words(v) := sprintf("%s within the last %v minutes", [_level_words[w.level], w.afterMinutes]) if {
+	is_object(v)
+	w := clerk_reverification(v)
+}
+
+_preset_words := {
+	"strict_mfa": "a multi-factor verification within the last 10 minutes",
+	"strict": "a second-factor verification within the last 10 minutes",
+	"moderate": "a second-factor verification within the last 60 minutes",
+	"lax": "a second-factor verification within the last 1440 minutes",
+}
+
+_level_words := {
+	"first_factor": "a first-factor verification",
+	"second_factor": "a second-factor verification",
+	"multi_factor": "a multi-factor verification",
+}
 
 # "the session has role org:member; the session token does not carry
 # permission org:posts:publish": one sentence per term, grouped by kind,
@@ -201,13 +267,25 @@ else := "the session has no role in the active organization"
 
 _state("permission", v) := permissions.denial(v)
 
-_state("feature", _) := billing.state("features", session.features)
+_state("feature", _) := _entitlements("features", session.features)
 
-_state("plan", _) := billing.state("plans", session.plans)
+_state("plan", _) := _entitlements("plans", session.plans)
 
-_state("reverification", _) := reverification.state
+_state("reverification", _) := msg if {
+	[first, second] := session.verification_age
+	msg := sprintf("the session's last first-factor verification was %s and its last second-factor verification was %s", [_ago(first), _ago(second)])
+} else := "the session token shows no verification age (fva)"
 
 _state("not_impersonated", _) := sprintf("%s is impersonating the user", [session.impersonator])
+
+# "the session has features o:posts, o:tasks"
+_entitlements(what, entries) := sprintf("the session has no %s", [what]) if count(entries) == 0
+
+else := sprintf("the session has %s %s", [what, concat(", ", sort(entries))])
+
+_ago(-1) := "never"
+
+_ago(age) := sprintf("%v minutes ago", [age]) if age != -1
 
 # What the session has that satisfied a grant term, for allow messages.
 grant_state(term) := _grant_state(kind(term), term[kind(term)])

@@ -229,3 +229,56 @@ func waitFor[T any](t *testing.T, f func() (T, bool)) T {
 func decodeBody(resp *http.Response, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
 }
+
+// TestDataSwitches turns on, in data only, a plan requirement and the
+// impersonation guard, and checks their reason codes over HTTP.
+func TestDataSwitches(t *testing.T) {
+	t.Parallel()
+	inst := startServe(t)
+	path := filepath.Join(inst.policies, "data.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data map[string]any
+	if err := json.Unmarshal(b, &data); err != nil {
+		t.Fatal(err)
+	}
+	verdict := data["verdict"].(map[string]any)
+	verdict["impersonation"] = map[string]any{"deny_destructive": true}
+	verdict["actions"].(map[string]any)["reports:schedule"] = map[string]any{
+		"description": "Schedule reports: the Pro plan only.",
+		"requires":    []any{map[string]any{"any_of": []any{map[string]any{"plan": "o:pro"}}}},
+	}
+	out, err := json.Marshal(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeTestFile(t, inst.policies, "data.json", string(out))
+
+	impersonated := inst.mint(t, with(v1Admin, "act", map[string]any{"sub": "user_support", "sid": "sess_9"}))
+	tests := []struct {
+		name, token, action string
+		allow               bool
+		reason              string
+	}{
+		{"plan missing", inst.mint(t, with(v1Admin, "pla", "o:free")), "reports:schedule", false, "missing_plan"},
+		{"plan held", inst.mint(t, with(v1Admin, "pla", "o:pro")), "reports:schedule", true, "membership"},
+		{"impersonated destructive action", impersonated, "billing:manage", false, "impersonation_denied"},
+		{"impersonated system manage", impersonated, "org:sys_memberships:manage", false, "impersonation_denied"},
+		{"impersonated read", impersonated, "org:sys_memberships:read", true, "role"},
+		{"not impersonated", inst.mint(t, v1Admin), "billing:manage", true, "role"},
+	}
+	waitFor(t, func() (decision, bool) {
+		var d decision
+		inst.post(t, "/v1/check", map[string]any{"token": tests[0].token, "action": tests[0].action, "resource": orgA}, &d)
+		return d, d.Reason == "missing_plan"
+	})
+	for _, tt := range tests {
+		var d decision
+		inst.post(t, "/v1/check", map[string]any{"token": tt.token, "action": tt.action, "resource": orgA}, &d)
+		if d.Allow != tt.allow || d.Reason != tt.reason {
+			t.Errorf("%s: %s = allow %v %s (%s), want allow %v %s", tt.name, tt.action, d.Allow, d.Reason, d.Message, tt.allow, tt.reason)
+		}
+	}
+}

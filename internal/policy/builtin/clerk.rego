@@ -25,42 +25,48 @@
 # never granted here, even when a v1 token lists one. Clerk never puts system
 # permissions in session tokens; /v1/check decides them by role.
 #
-# Performance: this runs on every /v1/has and inside catalog decisions. Each
-# check field is dispatched on its name, a constant in the head of _failure,
-# so OPA's rule index picks the one definition that applies; nothing iterates
-# over data that does not depend on the check; messages are built only on the
-# path that returns them.
+# Performance: this runs on every /v1/has and inside catalog decisions.
+#   - has() looks only at the check's known fields, each dispatched on its
+#     name (a constant in the head of _passes), so OPA's rule index picks the
+#     one definition that applies; each is one positive test.
+#   - Nothing iterates over data that does not depend on the check: a feature
+#     query builds the few claim entries that would match and looks them up.
+#   - answer() asks has() first; reasons (_reason) are worked out only when
+#     it is false, and each message only on the path that returns it.
 package verdict.clerk
 
 # ---------------------------------------------------------------------------
 # API
 
-# Clerk's answer: signed in, at least one known field asked, and no field
-# fails.
+# Clerk's answer: signed in, at least one known field asked, and every
+# known field passes.
 default has(_, _) := false
 
 has(principal, check) if {
 	_signed_in(principal)
-	_asks_something(check)
-	not _any_failure(principal, check)
+	asked := _asked(check)
+	count(asked) > 0
+	every field, value in asked {
+		_passes(field, value, principal)
+	}
 }
 
-# Clerk's answer with the first failing reason, in this order:
+# Clerk's answer with a reason: granted, or the first that applies of
 # unauthenticated, empty_check, invalid_check, no_active_org, missing_role,
 # missing_permission, missing_feature, missing_plan, reverification_required.
-answer(principal, check) := _no("unauthenticated", msg) if {
+answer(principal, check) := {"result": true, "reason": "granted", "message": msg} if {
+	has(principal, check)
+	msg := _granted_message(principal, check)
+} else := _no("unauthenticated", msg) if {
 	not _signed_in(principal)
 	msg := _unauthenticated_message(principal)
 } else := _no("empty_check", msg) if {
 	not _asks_something(check)
 	msg := _empty_check_message(check)
 } else := _no(reason, msg) if {
-	[_, _, field] := min(_ranked_failures(principal, check))
-	reason := _failure(field, check[field], principal)
+	[_, _, field, reason] := min(_failures(principal, check))
 	msg := _explanation(reason, field, check[field], principal)
-} else := {"result": true, "reason": "granted", "message": msg} if {
-	msg := _granted_message(principal, check)
-}
+} else := _no("invalid_check", "the check could not be evaluated")
 
 # What POST /v1/has evaluates, with input {"principal": {...}, "check": <any>}.
 # An absent principal or check is null: unauthenticated, or an empty check.
@@ -70,13 +76,67 @@ _input(key) := value if {
 	value := input[key]
 } else := null
 
+_no(reason, msg) := {"result": false, "reason": reason, "message": msg}
+
 # ---------------------------------------------------------------------------
 # The check.
 
-# The fields Clerk's has() reads, in the order messages mention them.
+# The fields Clerk's has() reads, in the order messages mention them. Other
+# fields are ignored, as Clerk ignores them.
 _field_order := {"role": 0, "permission": 1, "feature": 2, "plan": 3, "reverification": 4}
 
-# Reasons in precedence order; the first failing one is reported.
+_fields := {"role", "permission", "feature", "plan", "reverification"}
+
+# The known fields of the check (an object of at most five entries).
+_asked(check) := object.filter(check, _fields) if is_object(check)
+
+_asks_something(check) if count(_asked(check)) > 0
+
+# Whether one asked field passes. Each definition is selected by the field
+# name, a constant, through OPA's rule index, and is a single positive test:
+# it fails for a value of the wrong type too, without ever raising an error.
+
+# Role: an active organization and a role that equals the query once both
+# have exactly one leading "org:" (admin == org:admin == org:org:admin);
+# case-sensitive.
+_passes("role", role, principal) if {
+	is_string(role)
+	_active_org(principal)
+	is_string(principal.org_role)
+	principal.org_role != ""
+	_prefix_with_org(principal.org_role) == _prefix_with_org(role)
+}
+
+# Permission: an active organization and the query, prefixed, listed in the
+# token's permissions, compared verbatim. A system permission never passes.
+_passes("permission", permission, principal) if {
+	is_string(permission)
+	_active_org(principal)
+	key := _prefix_with_org(permission)
+	not startswith(key, "org:sys_")
+	is_array(principal.org_permissions)
+	key in principal.org_permissions
+}
+
+# Features and plans need no organization.
+_passes("feature", feature, principal) if _entitled(principal.features, feature)
+
+_passes("plan", plan, principal) if _entitled(principal.plans, plan)
+
+_passes("reverification", config, principal) if {
+	window := _window(config)
+	_fresh_enough(window, principal.factor_verification_age)
+}
+
+# Why an asked field that does not pass fails (only computed for answer()'s
+# message): [reason rank, field rank, field, reason], and min picks the
+# reason to report.
+_failures(principal, check) := {[_reason_rank[reason], _field_order[field], field, reason] |
+	some field, value in _asked(check)
+	not _passes(field, value, principal)
+	reason := _reason(field, value, principal)
+}
+
 _reason_rank := {
 	"invalid_check": 0,
 	"no_active_org": 1,
@@ -87,84 +147,51 @@ _reason_rank := {
 	"reverification_required": 6,
 }
 
-_asks_something(check) if {
-	is_object(check)
-	some field, _ in check
-	_field_order[field]
-}
-
-_any_failure(principal, check) if {
-	some field, value in check
-	_failure(field, value, principal)
-}
-
-# [reason rank, field rank, field] for every failing field; min picks the
-# one to report.
-_ranked_failures(principal, check) := {[_reason_rank[reason], _field_order[field], field] |
-	some field, value in check
-	reason := _failure(field, value, principal)
-}
-
-_no(reason, msg) := {"result": false, "reason": reason, "message": msg}
-
-# ---------------------------------------------------------------------------
-# Why one field fails: its reason, or undefined when it passes. Fields Clerk
-# does not know match no definition and so never fail.
-
-# Role: needs an active organization and a role; compared after giving both
-# sides exactly one leading "org:" (admin == org:admin == org:org:admin),
-# case-sensitively.
-_failure("role", role, principal) := "invalid_check" if {
+_reason("role", role, principal) := "invalid_check" if {
 	not is_string(role)
 } else := "no_active_org" if {
 	not _active_org(principal)
-} else := "missing_role" if {
-	not _holds_role(principal, role)
-}
+} else := "missing_role"
 
-# Permission: needs an active organization; only the query is prefixed, the
-# token's entries are compared verbatim. System permissions never pass.
-_failure("permission", permission, principal) := "invalid_check" if {
+_reason("permission", permission, principal) := "invalid_check" if {
 	not is_string(permission)
 } else := "no_active_org" if {
 	not _active_org(principal)
-} else := "missing_permission" if {
-	not _holds_permission(principal, permission)
-}
+} else := "missing_permission"
 
-# Features and plans: no organization needed.
-_failure("feature", feature, principal) := "invalid_check" if {
+_reason("feature", feature, _) := "invalid_check" if {
 	not _entitlement_query(feature)
-} else := "missing_feature" if {
-	not _entitled(principal, "features", feature)
-}
+} else := "missing_feature"
 
-_failure("plan", plan, principal) := "invalid_check" if {
+_reason("plan", plan, _) := "invalid_check" if {
 	not _entitlement_query(plan)
-} else := "missing_plan" if {
-	not _entitled(principal, "plans", plan)
-}
+} else := "missing_plan"
 
-_failure("reverification", config, principal) := "invalid_check" if {
+_reason("reverification", config, _) := "invalid_check" if {
 	not _window(config)
-} else := "reverification_required" if {
-	not _recent(principal, config)
-}
+} else := "reverification_required"
 
 # ---------------------------------------------------------------------------
 # The session.
 #
-# Helpers take the whole principal, never one of its fields: in OPA,
-# `not f(principal.x)` is false (not true) when principal.x is undefined.
+# Helpers that a `not` applies to take the whole principal, never one of its
+# fields: in OPA, `not f(principal.x)` is false (not true) when principal.x
+# is undefined.
 
 _signed_in(principal) if {
-	_authenticated(principal)
-	_nonempty(principal.user_id)
+	principal.authenticated == true
+	is_string(principal.user_id)
+	principal.user_id != ""
 }
 
 _authenticated(principal) if principal.authenticated == true
 
-_active_org(principal) if _nonempty(principal.org_id)
+_active_org(principal) if {
+	is_string(principal.org_id)
+	principal.org_id != ""
+}
+
+_has_role(principal) if _nonempty(principal.org_role)
 
 _nonempty(s) if {
 	is_string(s)
@@ -178,22 +205,6 @@ _prefix_with_org(s) := s if {
 } else := concat("", ["org:", s]) if {
 	not startswith(s, "org:")
 } else := regex.replace(s, `^(org:)+`, "org:")
-
-_has_role(principal) if _nonempty(principal.org_role)
-
-_holds_role(principal, role) if {
-	_has_role(principal)
-	_prefix_with_org(principal.org_role) == _prefix_with_org(role)
-}
-
-_holds_permission(principal, permission) if {
-	key := _prefix_with_org(permission)
-	not _system_permission(key)
-	is_array(principal.org_permissions)
-	key in principal.org_permissions
-}
-
-_system_permission(key) if startswith(key, "org:sys_")
 
 # ---------------------------------------------------------------------------
 # Features (fea) and plans (pla).
@@ -219,8 +230,8 @@ _entitlement_query(query) if {
 
 # Instead of splitting every entry, build the few entries that would match
 # and look for them.
-_entitled(principal, claim, query) if {
-	entries := principal[claim]
+_entitled(entries, query) if {
+	is_string(query)
 	_readable(entries)
 	some entry in _matching_entries(query)
 	entry in entries
@@ -278,9 +289,7 @@ _window(config) := {"level": config.level, "after_minutes": config.afterMinutes}
 	config.afterMinutes > 0
 }
 
-_recent(principal, config) if {
-	window := _window(config)
-	fva := principal.factor_verification_age
+_fresh_enough(window, fva) if {
 	_valid_fva(fva)
 	_fresh_for(window.level, window.after_minutes, fva[0], fva[1])
 }
@@ -371,7 +380,7 @@ _explain("missing_role", _, role, principal) := msg if {
 
 _explain("missing_permission", _, permission, principal) := msg if {
 	key := _prefix_with_org(permission)
-	_system_permission(key)
+	startswith(key, "org:sys_")
 	msg := sprintf("%s is a system permission, and system permissions are never in a session token, so has() is false for it: check the role with has({role}) or use /v1/check, which decides system permissions by role", [key])
 } else := msg if {
 	key := _prefix_with_org(permission)
@@ -467,6 +476,8 @@ _ago(-1) := "never"
 
 _ago(age) := sprintf("%v minutes ago", [age]) if age != -1
 
+# One sentence per asked field, in the order of _field_order (five
+# lookups are cheaper than sorting the asked fields).
 _granted_message(principal, check) := concat("; ", parts) if {
 	parts := [_granted(field, check[field], principal) |
 		some field in ["role", "permission", "feature", "plan", "reverification"]
