@@ -1,55 +1,47 @@
-# The decision the Go service asks for: data.verdict.authz.decision.
+# The decision the service asks for: data.verdict.authz.decision.
 #
 # One complete rule, an else chain in the contract's precedence order, so
 # exactly one object comes out for any input and the first failing stage
-# wins: unauthenticated, unknown_action, the tenancy codes, then the
-# requirement codes of the action, and last the opt-in impersonation rule. Token failures (expired, invalid,
-# pending) are decided by the service before the policies run.
+# wins: unauthenticated, unknown_action, the tenancy codes, what the action
+# requires, and last the impersonation guard. Token failures (expired,
+# invalid, pending) are decided by the service before the policies run.
+# There is deliberately no default: a gap in the chain leaves the decision
+# undefined, which the service answers with a 500, never an allow.
+#
+# Written for speed: each stage is a lookup or a comparison on input and
+# data, complete rules (evaluated at most once per decision) carry what
+# several stages need, and messages are built only on the path that returns
+# them.
 package verdict.authz
 
 import data.verdict.catalog
 import data.verdict.impersonation_guard
 import data.verdict.permissions
-import data.verdict.session
 import data.verdict.tenancy
 
-# Fail closed. Every input is decided by the chain below; this default only
-# guards against a future edit that leaves a gap, and it denies rather than
-# letting the query come back undefined.
-default decision := {
-	"allow": false,
-	"reason": "unknown_action",
-	"message": "no policy rule could decide this check, so it is denied",
-}
-
 decision := _deny("unauthenticated", msg) if {
-	not session.authenticated
-	msg := sprintf("action %s needs a signed-in user; no session token was presented", [action])
+	not input.principal.authenticated
+	msg := sprintf("action %s needs a signed-in user; no session token was presented", [input.action])
 } else := _deny("unknown_action", msg) if {
-	not known_action
-	msg := _unknown_message
-} else := violation if {
+	not permission_key
+	not data.verdict.actions[input.action]
+	msg := sprintf("action %s is neither a permission key (org:<feature>:<permission>) nor in the action catalog", [input.action])
+} else := tenancy.violation if {
 	# Every action Verdict knows is organization-scoped: permission keys by
 	# Clerk's definition, catalog entries by the contract.
-	violation := tenancy.violation
-} else := impersonation_guard.outcome(action, permissions.outcome(action)) if {
-	permissions.is_key(action)
-} else := impersonation_guard.outcome(action, catalog.outcome(action))
+	tenancy.violation
+} else := impersonation_guard.denial if {
+	outcome.allow
+	impersonation_guard.denial
+} else := outcome
 
-# The action as a string; the service always sends one, but a message must
-# never become undefined and silently skip a stage of the chain.
-action := input.action if is_string(input.action)
+# The action is a permission key (org:<feature>:<permission>) rather than a
+# catalog name; the catalog refuses names of that shape.
+permission_key if permissions.is_key(input.action)
 
-else := ""
+# What the action's own requirements decide.
+outcome := permissions.outcome if permission_key
 
-known_action if permissions.is_key(action)
-
-known_action if catalog.known(action)
-
-# A malformed catalog entry denies like a missing one, but says so: the
-# operator has a typo to fix, not an action to add.
-_unknown_message := sprintf("action %s has a malformed catalog entry and is denied until the entry is fixed", [action]) if {
-	data.verdict.actions[action]
-} else := sprintf("action %s is neither a permission key (org:<feature>:<permission>) nor in the action catalog", [action])
+else := catalog.outcome
 
 _deny(reason, msg) := {"allow": false, "reason": reason, "message": msg}

@@ -1,91 +1,66 @@
-# The application action catalog (data.verdict.actions): actions such as
-# tasks:read that are not Clerk permission keys. Teams change what an action
-# needs by editing data.json; this file only interprets entries.
+# The action catalog (data.verdict.actions): application actions and what
+# each requires. README.md documents the schema for people editing it.
 #
-# An entry is {"description": "...", "destructive": bool, "requires":
-# [requirement, ...]} (see requirements.rego and README.md). Every entry is organization-scoped, so the
-# tenancy checks run before its requirements. "requires": [] means any member
-# of the active organization.
+# The catalog is checked once per policy revision, not per request: the
+# service evaluates `problems` when it loads the policies and refuses a
+# revision whose catalog has any, the way it refuses Rego that does not
+# compile. Decisions can then take every entry at its word.
 package verdict.catalog
 
 import data.verdict.permissions
 import data.verdict.requirements
-import data.verdict.session
 
-# The action has a usable catalog entry. A malformed entry is treated as
-# absent (unknown_action) rather than as an entry without requirements, so a
-# typo in data can never open an action to every member. Names shaped like
-# permission keys are reserved for Clerk's permissions and never looked up
-# here.
-known(action) if {
-	not permissions.is_key(action)
-	valid_entry(data.verdict.actions[action])
-}
+# The outcome of the catalog action input.action, once its tenancy checks
+# passed: an allow for an entry without requirements (the common case, kept
+# to one lookup), else the failed requirement whose code comes first in the
+# contract's order, else an allow with the term that granted it.
+outcome := {"allow": true, "reason": "membership", "message": msg} if {
+	count(_entry.requires) == 0
+	msg := _membership_message
+} else := {"allow": false, "reason": code, "message": msg} if {
+	failed := [req | some req in _entry.requires; not requirements.met(req)]
+	count(failed) > 0
+	[_, _, code, req] := min([[requirements.rank[c], i, c, r] | some i, r in failed; c := requirements.deny_code(r)])
+	msg := sprintf("action %s needs %s; %s", [input.action, requirements.needs(req), requirements.state(req)])
+} else := {"allow": true, "reason": reason, "message": msg} if {
+	some req in _entry.requires
+	some term in req.any_of
+	reason := requirements.grant_reason(term)
+	requirements.satisfied(term)
+	msg := sprintf("%s, which grants action %s", [requirements.grant_state(term), input.action])
+} else := {"allow": true, "reason": "membership", "message": _membership_message}
 
-valid_entry(entry) if {
-	is_object(entry)
-	is_array(entry.requires)
-	_valid_destructive(entry)
-	every req in entry.requires {
-		requirements.valid(req)
-	}
-}
+_entry := data.verdict.actions[input.action]
 
-# "destructive": true marks an action the impersonation rule may forbid
-# (impersonation.rego); anything but a boolean is a typo, not "false".
-_valid_destructive(entry) if not "destructive" in object.keys(entry)
+_membership_message := sprintf("any member of organization %s may perform action %s", [input.principal.org_id, input.action])
 
-_valid_destructive(entry) if is_boolean(entry.destructive)
-
-# The entry says the action is destructive.
 destructive(action) if data.verdict.actions[action].destructive == true
 
-# Entry names that will never be used, for the data lint test and for
-# operators reading `opa eval data.verdict.catalog.unusable`.
-unusable contains name if {
-	some name, entry in data.verdict.actions
-	not valid_entry(entry)
+# ---------------------------------------------------------------------------
+# Load-time checks. Each problem names the entry and what is wrong with it.
+
+problems contains sprintf("data.verdict.actions must be an object of entries, not %s", [type_name(data.verdict.actions)]) if {
+	not is_object(data.verdict.actions)
 }
 
-unusable contains name if {
+problems contains sprintf("catalog entry %s: the name is a permission key (org:<feature>:<permission>), which is reserved for Clerk permissions", [name]) if {
 	some name, _ in data.verdict.actions
 	permissions.is_key(name)
 }
 
-# The decision for a known catalog action once the tenancy checks passed.
-outcome(action) := {"allow": false, "reason": code, "message": msg} if {
-	req := _winning_failure(data.verdict.actions[action])
-	code := requirements.deny_code(req)
-	msg := sprintf("action %s needs %s; %s", [action, requirements.needs(req), requirements.state(req)])
-} else := {"allow": true, "reason": reason, "message": msg} if {
-	[reason, msg] := _allow(action, data.verdict.actions[action])
+problems contains sprintf("catalog entry %s: must be an object with a \"requires\" list", [name]) if {
+	some name, entry in data.verdict.actions
+	not is_array(entry.requires)
 }
 
-# Of the unmet requirements, the one whose deny code comes first in the
-# contract's order; among equal codes, the first listed. Undefined when every
-# requirement is met.
-_winning_failure(entry) := ranked[0] if {
-	failed := [req | some req in entry.requires; not requirements.met(req)]
-	ranked := [req |
-		some code in requirements.codes
-		some req in failed
-		requirements.deny_code(req) == code
-	]
-	count(ranked) > 0
+problems contains sprintf("catalog entry %s: \"destructive\" must be true or false", [name]) if {
+	some name, entry in data.verdict.actions
+	"destructive" in object.keys(entry)
+	not is_boolean(entry.destructive)
 }
 
-# An allow names the first grant that let it through (role or permission);
-# an entry that only needs membership, or only gates on features, plans,
-# reverification or impersonation, allows as membership.
-_allow(action, entry) := [reason, msg] if {
-	grants := [term |
-		some req in entry.requires
-		some term in req.any_of
-		requirements.grant_reason(term)
-		requirements.satisfied(term)
-	]
-	count(grants) > 0
-	term := grants[0]
-	reason := requirements.grant_reason(term)
-	msg := sprintf("%s, which grants action %s", [requirements.grant_state(term), action])
-} else := ["membership", sprintf("any member of organization %s may perform action %s", [session.org_id, action])]
+problems contains sprintf("catalog entry %s: requirement %d: %s", [name, i, problem]) if {
+	some name, entry in data.verdict.actions
+	some i, req in entry.requires
+	some problem in requirements.problems(req)
+}

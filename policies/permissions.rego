@@ -1,78 +1,46 @@
-# Clerk permission keys: org:<feature>:<permission>.
+# Permission keys (org:<feature>:<permission>) as actions.
 #
-# Two kinds, decided differently:
-#   - system permissions (org:sys_*) belong to roles (data.verdict.roles).
-#     Clerk never puts them in a session token, so a token that lists one is
-#     forged or legacy and is ignored: only the role decides, and a deny is
-#     always missing_role.
-#   - custom permissions (anything else) ride in the token; the token decides
-#     and a deny is missing_permission.
-# No role grants a custom permission here: Clerk has already resolved the
-# role's custom permissions into the token, and granting them again from data
-# would let the two drift apart.
+# System permissions (org:sys_*) are decided by the session's role only,
+# from data.verdict.roles: Clerk never puts them in a session token, so one
+# listed in a (forged or legacy) token is ignored. Custom permissions come
+# from the token, as Clerk's has() reads them.
 package verdict.permissions
 
-import data.verdict.session
+import data.verdict.clerk
 
-# Exactly three non-empty colon-separated parts, the first "org". Anything
-# else ("org:posts", "posts:publish") is not a permission key and must be
-# found in the catalog instead.
+# A permission key: "org:" then two non-empty parts without colons. The
+# prefix test first keeps catalog names away from the regular expression.
 is_key(action) if {
-	is_string(action)
-	parts := split(action, ":")
-	count(parts) == 3
-	parts[0] == "org"
-	parts[1] != ""
-	parts[2] != ""
+	startswith(action, "org:")
+	regex.match(`^org:[^:]+:[^:]+$`, action)
 }
 
 is_system(key) if {
-	is_key(key)
 	startswith(key, "org:sys_")
-}
-
-is_custom(key) if {
 	is_key(key)
-	not startswith(key, "org:sys_")
 }
 
-# The single place that answers "does the session hold this permission?".
-# The catalog asks it too, so a catalog term naming a system permission is
-# still decided by role and never by the token.
-held(key) if {
-	is_system(key)
-	key in data.verdict.roles[session.org_role].system_permissions
+# The role holds a system permission.
+role_holds(key) if key in data.verdict.roles[input.principal.org_role].system_permissions
+
+# The outcome of the permission key input.action, once its tenancy checks
+# passed.
+outcome := {"allow": true, "reason": "role", "message": msg} if {
+	startswith(input.action, "org:sys_")
+	role_holds(input.action)
+	msg := sprintf("role %s holds system permission %s", [input.principal.org_role, input.action])
+} else := {"allow": false, "reason": "missing_role", "message": system_denial(input.action)} if {
+	startswith(input.action, "org:sys_")
+} else := {"allow": true, "reason": "permission", "message": msg} if {
+	clerk.passes("permission", input.action, input.principal)
+	msg := sprintf("the session token carries permission %s", [input.action])
+} else := {"allow": false, "reason": "missing_permission", "message": msg} if {
+	msg := sprintf("the session token does not carry permission %s", [input.action])
 }
 
-held(key) if {
-	is_custom(key)
-	session.permissions[key]
-}
-
-# The decision for a permission-key action once the tenancy checks passed.
-outcome(key) := {"allow": true, "reason": "role", "message": grant(key)} if {
-	is_system(key)
-	held(key)
-} else := {"allow": true, "reason": "permission", "message": grant(key)} if {
-	held(key)
-} else := {"allow": false, "reason": "missing_role", "message": denial(key)} if {
-	is_system(key)
-} else := {"allow": false, "reason": "missing_permission", "message": denial(key)}
-
-# Messages.
-grant(key) := sprintf("role %s holds system permission %s", [session.org_role, key]) if is_system(key)
-
-grant(key) := sprintf("the session token carries permission %s", [key]) if is_custom(key)
-
-denial(key) := sprintf("the session token does not carry permission %s", [key]) if is_custom(key)
-
-denial(key) := msg if {
-	is_system(key)
+system_denial(key) := msg if {
 	not key in data.verdict.system_permissions
 	msg := sprintf("%s is not a known system permission and no role holds it", [key])
 } else := msg if {
-	is_system(key)
-	msg := sprintf("%s is a system permission and is decided by role; role %s does not hold it", [key, session.org_role])
-} else := sprintf("%s is a system permission and is decided by role; the session has no role in the active organization", [key]) if {
-	is_system(key)
-}
+	msg := sprintf("%s is a system permission and is decided by role; role %s does not hold it", [key, input.principal.org_role])
+} else := sprintf("%s is a system permission and is decided by role; the session has no role in the active organization", [key])

@@ -1,133 +1,40 @@
-# Requirements: the building blocks of catalog entries (README.md has the
-# schema for people editing data.json).
+# Requirements: the building blocks of catalog entries.
 #
 # A requirement is {"any_of": [term, ...], "deny": "<code>"}: it is met when
 # at least one of its terms holds, and every requirement of an entry must be
-# met (AND of ORs). A term is an object with exactly one key, shaped like one
-# field of Clerk's has():
+# met (an AND of ORs). A term has exactly one key, shaped like one field of
+# Clerk's has():
 #
 #   {"role": "org:admin"}                the session's role
-#   {"permission": "org:posts:publish"}  a permission key (permissions.rego:
-#                                        system ones are decided by role)
-#   {"feature": "o:posts"}               a fea entry
+#   {"permission": "org:posts:publish"}  a permission key (system ones are
+#                                        decided by role, as in permissions.rego)
+#   {"feature": "o:posts"}               an fea entry
 #   {"plan": "o:pro"}                    a pla entry
-#   {"reverification": "strict"}         a recent verification
+#   {"reverification": "strict"}         a recent enough verification (fva)
 #   {"not_impersonated": true}           nobody is impersonating the user
 #
-# Role, feature, plan and reverification terms are decided by Clerk's own
-# has(), the built-in data.verdict.clerk library, so a term means exactly
-# what the same field means in Clerk's SDK; this file adds only the catalog
-# schema, deny codes and messages.
-#
-# Every rule below dispatches on the term's kind through a function whose
-# first argument is the kind as a constant, so OPA indexes the dispatch. A
-# new kind is one more definition of _valid, _holds, _implied, _describe and
-# _state; entries and the combination do not change.
+# Role, feature, plan, reverification and custom permission terms are decided
+# by the built-in Clerk library (data.verdict.clerk.passes), the very rules
+# POST /v1/has answers with: one implementation of has(), not two.
 package verdict.requirements
 
 import data.verdict.clerk
 import data.verdict.permissions
-import data.verdict.session
 
-# The requirement deny codes in the contract's precedence order. When several
-# requirements of one entry fail, the one whose code comes first here wins
-# (ties go to the earlier requirement), so the order of an entry's list never
-# changes which code a caller sees.
-codes := [
-	"missing_role",
-	"missing_permission",
-	"missing_feature",
-	"missing_plan",
-	"reverification_required",
-	"impersonation_denied",
-]
-
-# Term kinds, in the order their session state is reported in messages.
-kinds := ["role", "permission", "feature", "plan", "reverification", "not_impersonated"]
+# The requirement deny codes in the contract's precedence order: when several
+# requirements of an entry fail, the lowest rank wins.
+rank := {
+	"missing_role": 0,
+	"missing_permission": 1,
+	"missing_feature": 2,
+	"missing_plan": 3,
+	"reverification_required": 4,
+	"impersonation_denied": 5,
+}
 
 # ---------------------------------------------------------------------------
-# Shape. A malformed requirement must never be read as "no requirement", so
-# the catalog refuses an entry that contains one (see catalog.rego).
-
-valid(req) if {
-	is_object(req)
-	is_array(req.any_of)
-	count(req.any_of) > 0
-	every term in req.any_of {
-		valid_term(term)
-	}
-	_valid_deny(req)
-}
-
-_valid_deny(req) if not "deny" in object.keys(req)
-
-_valid_deny(req) if req.deny in codes
-
-valid_term(term) if {
-	is_object(term)
-	count(term) == 1
-	some k, v in term
-	_valid(k, v)
-}
-
-_valid("role", v) if {
-	is_string(v)
-	v != ""
-}
-
-_valid("permission", v) if permissions.is_key(v)
-
-_valid("feature", v) if _valid_entitlement(v)
-
-_valid("plan", v) if _valid_entitlement(v)
-
-# A session verified just now (fva [0, 0]) satisfies every window Clerk can
-# read, so has() is false only for an unknown preset or level or a window
-# that is not a positive number of minutes.
-_valid("reverification", v) if {
-	clerk.has({"authenticated": true, "user_id": "catalog", "factor_verification_age": [0, 0]}, {"reverification": clerk_reverification(v)})
-}
-
-_valid("not_impersonated", v) if v == true
-
-# A feature or plan term: a non-empty name, bare or behind a scope Clerk
-# knows (o:, org:, organization:, u:, user:). Clerk's has() decides: a
-# session holding the name in both scopes (ou:) satisfies every readable
-# query for it, so has() is false only when Clerk cannot read the query (an
-# unknown scope). Plans are queried exactly like features.
-_valid_entitlement(v) if {
-	is_string(v)
-	name := _entitlement_name(v)
-	name != ""
-	clerk.has({"authenticated": true, "user_id": "catalog", "features": [concat("", ["ou:", name])]}, {"feature": v})
-}
-
-# "reports" -> "reports", "o:reports:x" -> "reports" (Clerk ignores the rest)
-_entitlement_name(v) := v if not contains(v, ":")
-
-else := split(v, ":")[1]
-
-# A reverification term as Clerk's has() takes it: a preset (strict_mfa,
-# strict, moderate, lax) or {"level", "afterMinutes"}; the catalog also
-# accepts {"level", "after_minutes"}. Any other key makes the term unusable,
-# so a typo never weakens the window.
-clerk_reverification(v) := v if is_string(v)
-
-clerk_reverification(v) := {"level": v.level, "afterMinutes": v.after_minutes} if {
-	is_object(v)
-	object.keys(v) == {"level", "after_minutes"}
-}
-
-clerk_reverification(v) := v if {
-	is_object(v)
-	object.keys(v) == {"level", "afterMinutes"}
-}
-
-# The kind of a (valid) term: its only key.
-kind(term) := k if some k, _ in term
-
-# ---------------------------------------------------------------------------
-# Evaluation.
+# Evaluation. Each _holds definition is selected by the term's key, a
+# constant, through OPA's rule index.
 
 met(req) if {
 	some term in req.any_of
@@ -135,58 +42,64 @@ met(req) if {
 }
 
 satisfied(term) if {
-	some k, v in term
-	_holds(k, v)
+	some kind, value in term
+	_holds(kind, value)
 }
 
-# Clerk's has() decides: roles compare with one "org:" prefix on both sides
-# ("admin" is "org:admin"), features and plans with Clerk's scope rules,
-# reverification with its presets and fva rules.
-_holds("role", v) if clerk.has(input.principal, {"role": v})
+_holds("role", role) if clerk.passes("role", role, input.principal)
 
-# System permissions by role (data), custom ones from the token.
-_holds("permission", v) if permissions.held(v)
+_holds("permission", key) if {
+	startswith(key, "org:sys_")
+	permissions.role_holds(key)
+}
 
-_holds("feature", v) if clerk.has(input.principal, {"feature": v})
+_holds("permission", key) if {
+	not startswith(key, "org:sys_")
+	clerk.passes("permission", key, input.principal)
+}
 
-_holds("plan", v) if clerk.has(input.principal, {"plan": v})
+_holds("feature", feature) if clerk.passes("feature", feature, input.principal)
 
-_holds("reverification", v) if clerk.has(input.principal, {"reverification": clerk_reverification(v)})
+_holds("plan", plan) if clerk.passes("plan", plan, input.principal)
 
-_holds("not_impersonated", true) if not session.impersonated
+_holds("reverification", window) if clerk.passes("reverification", clerk_window(window), input.principal)
+
+_holds("not_impersonated", true) if not input.principal.actor
+
+# A reverification term as Clerk's has() takes it: a preset, or
+# {"level", "afterMinutes"}; the catalog may also spell it after_minutes.
+clerk_window(window) := {"level": window.level, "afterMinutes": window.after_minutes} if {
+	is_object(window)
+	not window.afterMinutes
+} else := window
+
+# ---------------------------------------------------------------------------
+# Codes and reasons.
 
 # The code a failed requirement denies with: the one it names, else the one
-# its terms imply, taken in _implied_order.
-deny_code(req) := req.deny if req.deny in codes
+# its terms imply, taken in the order of _implied_order.
+deny_code(req) := req.deny if req.deny
 
-else := derived_deny(req)
-
-derived_deny(req) := [code |
-	some code in _implied_order
+else := min({[_implied_order[code], code] |
 	some term in req.any_of
-	some k, v in term
-	_implied(k, v) == code
-][0]
+	some kind, value in term
+	code := _implied(kind, value)
+})[1]
 
-# A custom permission anywhere in the requirement makes it missing_permission
-# (the contract's posts:publish row: role OR permission denies with it);
-# otherwise a role or a system permission makes it missing_role (system
-# permissions are decided by role and always deny with it); the gates imply
-# their own codes.
-_implied_order := [
-	"missing_permission",
-	"missing_role",
-	"missing_feature",
-	"missing_plan",
-	"reverification_required",
-	"impersonation_denied",
-]
+_implied_order := {
+	"missing_permission": 0,
+	"missing_role": 1,
+	"missing_feature": 2,
+	"missing_plan": 3,
+	"reverification_required": 4,
+	"impersonation_denied": 5,
+}
 
 _implied("role", _) := "missing_role"
 
-_implied("permission", v) := "missing_permission" if permissions.is_custom(v)
+_implied("permission", key) := "missing_role" if startswith(key, "org:sys_")
 
-_implied("permission", v) := "missing_role" if permissions.is_system(v)
+else := "missing_permission"
 
 _implied("feature", _) := "missing_feature"
 
@@ -196,46 +109,37 @@ _implied("reverification", _) := "reverification_required"
 
 _implied("not_impersonated", _) := "impersonation_denied"
 
-# Roles and permissions grant an action; the other kinds only gate it. An
-# allow names the grant that let it through: a role (system permissions are
-# held by roles) or a permission the token carries. Undefined for gates.
-grant_reason(term) := _grant_reason(kind(term), term[kind(term)])
+# The allow reason a term gives when it holds: roles and system permissions
+# grant by role, custom permissions by the token. Other terms only gate.
+grant_reason(term) := "role" if term.role
 
-_grant_reason("role", _) := "role"
+else := "role" if startswith(term.permission, "org:sys_")
 
-_grant_reason("permission", v) := "role" if permissions.is_system(v)
-
-_grant_reason("permission", v) := "permission" if permissions.is_custom(v)
+else := "permission" if term.permission
 
 # ---------------------------------------------------------------------------
-# Messages: what a requirement needs, then what the session has.
+# Messages, built only for the decision that returns them.
 
-# "role org:admin or permission org:posts:publish"
 needs(req) := concat(" or ", [describe(term) | some term in req.any_of])
 
-describe(term) := _describe(k, v) if some k, v in term
+describe(term) := _describe(kind, value) if some kind, value in term
 
-_describe("role", v) := sprintf("role %s", [v])
+_describe("role", role) := sprintf("role %s", [role])
 
-_describe("permission", v) := sprintf("permission %s", [v])
+_describe("permission", key) := sprintf("permission %s", [key])
 
-_describe("feature", v) := sprintf("feature %s", [v])
+_describe("feature", feature) := sprintf("feature %s", [feature])
 
-_describe("plan", v) := sprintf("plan %s", [v])
+_describe("plan", plan) := sprintf("plan %s", [plan])
 
-_describe("reverification", v) := sprintf("reverification %s (%s)", [v, _window_words(v)]) if is_string(v)
+_describe("reverification", window) := sprintf("reverification %s (%s)", [window, _preset_words[window]]) if is_string(window)
 
-_describe("reverification", v) := _window_words(v) if is_object(v)
+_describe("reverification", window) := sprintf("%s within the last %v minutes", [_level_words[w.level], w.afterMinutes]) if {
+	is_object(window)
+	w := clerk_window(window)
+}
 
 _describe("not_impersonated", _) := "a session that is not impersonated"
-
-# Wording only (clerk.has decides): what a reverification term asks for.
-_window_words(v) := _preset_words[v]
-
-_window_words(v) := sprintf("%s within the last %v minutes", [_level_words[w.level], w.afterMinutes]) if {
-	is_object(v)
-	w := clerk_reverification(v)
-}
 
 _preset_words := {
 	"strict_mfa": "a multi-factor verification within the last 10 minutes",
@@ -250,46 +154,108 @@ _level_words := {
 	"multi_factor": "a multi-factor verification",
 }
 
-# "the session has role org:member; the session token does not carry
-# permission org:posts:publish": one sentence per term, grouped by kind,
-# each said once.
-state(req) := concat("; ", _dedup([_state(k, term[k]) |
-	some k in kinds
+# What the session has, for each kind of term the requirement names.
+state(req) := concat("; ", {_state(kind, value) |
 	some term in req.any_of
-	kind(term) == k
-]))
+	some kind, value in term
+})
 
-_dedup(xs) := [x | some i, x in xs; not x in array.slice(xs, 0, i)]
-
-_state("role", _) := sprintf("the session has role %s", [session.org_role]) if session.org_role
+_state("role", _) := sprintf("the session has role %s", [input.principal.org_role]) if input.principal.org_role
 
 else := "the session has no role in the active organization"
 
-_state("permission", v) := permissions.denial(v)
+_state("permission", key) := permissions.system_denial(key) if startswith(key, "org:sys_")
 
-_state("feature", _) := _entitlements("features", session.features)
+else := sprintf("the session token does not carry permission %s", [key])
 
-_state("plan", _) := _entitlements("plans", session.plans)
+_state("feature", _) := _entries("features", object.get(input.principal, "features", []))
+
+_state("plan", _) := _entries("plans", object.get(input.principal, "plans", []))
 
 _state("reverification", _) := msg if {
-	[first, second] := session.verification_age
+	[first, second] := input.principal.factor_verification_age
 	msg := sprintf("the session's last first-factor verification was %s and its last second-factor verification was %s", [_ago(first), _ago(second)])
 } else := "the session token shows no verification age (fva)"
 
-_state("not_impersonated", _) := sprintf("%s is impersonating the user", [session.impersonator])
+_state("not_impersonated", _) := sprintf("%s is impersonating the user", [object.get(input.principal.actor, "sub", "another user")])
 
-# "the session has features o:posts, o:tasks"
-_entitlements(what, entries) := sprintf("the session has no %s", [what]) if count(entries) == 0
+_entries(what, entries) := sprintf("the session has no %s", [what]) if count(entries) == 0
 
-else := sprintf("the session has %s %s", [what, concat(", ", sort(entries))])
+else := sprintf("the session has %s %s", [what, concat(", ", entries)])
 
 _ago(-1) := "never"
 
 _ago(age) := sprintf("%v minutes ago", [age]) if age != -1
 
-# What the session has that satisfied a grant term, for allow messages.
-grant_state(term) := _grant_state(kind(term), term[kind(term)])
+grant_state(term) := sprintf("the session has role %s", [input.principal.org_role]) if term.role
 
-_grant_state("role", _) := sprintf("the session has role %s", [session.org_role])
+else := sprintf("role %s holds system permission %s", [input.principal.org_role, term.permission]) if {
+	startswith(term.permission, "org:sys_")
+} else := sprintf("the session token carries permission %s", [term.permission])
 
-_grant_state("permission", v) := permissions.grant(v)
+# ---------------------------------------------------------------------------
+# Load-time checks of one requirement (catalog.rego reports them).
+
+problems(req) := {"must be an object with an \"any_of\" list"} if not is_array(req.any_of)
+
+else := {"\"any_of\" must not be empty"} if count(req.any_of) == 0
+
+else := {problem |
+	some problem in _deny_problems(req)
+} | {sprintf("term %d: %s", [i, problem]) |
+	some i, term in req.any_of
+	problem := _term_problem(term)
+}
+
+_deny_problems(req) := {sprintf("\"deny\" is %v, which is not a requirement code (%s)", [req.deny, concat(", ", object.keys(rank))])} if {
+	"deny" in object.keys(req)
+	not rank[req.deny]
+} else := set()
+
+_term_problem(term) := "must be an object with exactly one key" if {
+	not is_object(term)
+} else := "must be an object with exactly one key" if {
+	count(term) != 1
+} else := msg if {
+	some kind, _ in term
+	not _usage[kind]
+	msg := sprintf("%s is not a term kind (%s)", [kind, concat(", ", sort(object.keys(_usage)))])
+} else := msg if {
+	some kind, value in term
+	not _valid(kind, value)
+	msg := sprintf("%s %v is not usable (%s)", [kind, value, _usage[kind]])
+}
+
+_usage := {
+	"role": "a role such as org:admin",
+	"permission": "a permission key org:<feature>:<permission>",
+	"feature": "a feature as has() takes it: name, o:name or u:name",
+	"plan": "a plan as has() takes it: name, o:name or u:name",
+	"reverification": "a preset strict_mfa, strict, moderate, lax, or {\"level\": ..., \"afterMinutes\": N}",
+	"not_impersonated": "true",
+}
+
+# A term is usable when its kind is known and has() understands its value:
+# checked against a session that holds exactly what the term names.
+_valid(kind, value) if {
+	kind in {"feature", "plan"}
+	is_string(value)
+	name := _entitlement_name(value)
+	name != ""
+	clerk.passes(kind, value, {"features": [concat("", ["ou:", name])], "plans": [concat("", ["ou:", name])]})
+}
+
+_valid("role", role) if {
+	is_string(role)
+	role != ""
+}
+
+_valid("permission", key) if permissions.is_key(key)
+
+_valid("reverification", window) if clerk.passes("reverification", clerk_window(window), {"factor_verification_age": [0, 0]})
+
+_valid("not_impersonated", true)
+
+_entitlement_name(v) := v if not contains(v, ":")
+
+else := split(v, ":")[1]

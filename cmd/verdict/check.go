@@ -45,7 +45,7 @@ func runCheck(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	d, err := authz.NewDecider(nil, engine, nil).Decide(ctx, session, c)
+	d, err := authz.NewDecider(nil, engine, nil, authz.Options{}).Decide(ctx, session, c)
 	if err != nil {
 		return err
 	}
@@ -135,7 +135,7 @@ func (cfg checkConfig) session(ctx context.Context) (authz.Session, error) {
 			Keys: keys, Issuer: cfg.Verify.Issuer,
 			AuthorizedParties: cfg.Verify.AuthorizedParties, ClockSkew: cfg.Verify.ClockSkew,
 		})
-		return authz.NewDecider(verifier, nil, nil).Authenticate(ctx, cfg.Token)
+		return authz.NewDecider(verifier, nil, nil, authz.Options{}).Authenticate(ctx, cfg.Token)
 	}
 	return authz.Session{}, nil
 }

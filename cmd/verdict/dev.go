@@ -45,7 +45,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return fmt.Errorf("load dev JWKS: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(stdout, nil))
-	svc, err := newService(ctx, logger, src, keys, verifyConfig{ClockSkew: defaultClockSkew, TokenCacheSize: defaultTokenCacheSize})
+	svc, err := newService(ctx, logger, src, keys, verifyConfig{ClockSkew: defaultClockSkew, TokenCacheSize: defaultTokenCacheSize, DecisionCacheSize: defaultDecisionCacheSize})
 	if err != nil {
 		return err
 	}

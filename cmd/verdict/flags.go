@@ -18,6 +18,9 @@ const (
 	// defaultTokenCacheSize holds the tokens of some ten thousand active
 	// sessions (about 5 MiB).
 	defaultTokenCacheSize = 10000
+	// defaultDecisionCacheSize holds some fifty thousand recent exact
+	// decisions (about 15 MiB).
+	defaultDecisionCacheSize = 50000
 )
 
 // serviceConfig is the configuration shared by serve, dev and check.
@@ -50,6 +53,8 @@ type verifyConfig struct {
 	ClockSkew         time.Duration
 	// TokenCacheSize bounds the verified-token cache; 0 disables it.
 	TokenCacheSize int
+	// DecisionCacheSize bounds the exact-decision cache; 0 disables it.
+	DecisionCacheSize int
 }
 
 // flagSet returns a FlagSet whose errors are returned, not printed-and-exited.
@@ -79,6 +84,7 @@ func addKeyFlags(fs *flag.FlagSet, c *serviceConfig) {
 	})
 	fs.DurationVar(&c.Verify.ClockSkew, "clock-skew", defaultClockSkew, "leeway for exp, nbf and iat")
 	fs.IntVar(&c.Verify.TokenCacheSize, "token-cache-size", defaultTokenCacheSize, "verified tokens remembered (keyed by a hash of the whole token); 0 disables the cache")
+	fs.IntVar(&c.Verify.DecisionCacheSize, "decision-cache-size", defaultDecisionCacheSize, "exact decisions remembered (same token, action, resource, context and policy revision; deterministic policies only); 0 disables the cache")
 }
 
 // parseFlags parses args with each flag's VERDICT_<FLAG> environment variable
@@ -148,8 +154,8 @@ func (c verifyConfig) validate() error {
 	if c.ClockSkew < 0 {
 		return fmt.Errorf("--clock-skew must not be negative, got %s", c.ClockSkew)
 	}
-	if c.TokenCacheSize < 0 {
-		return fmt.Errorf("--token-cache-size must not be negative, got %d", c.TokenCacheSize)
+	if c.TokenCacheSize < 0 || c.DecisionCacheSize < 0 {
+		return fmt.Errorf("--token-cache-size and --decision-cache-size must not be negative, got %d and %d", c.TokenCacheSize, c.DecisionCacheSize)
 	}
 	return nil
 }

@@ -90,6 +90,8 @@ func TestMetrics(t *testing.T) {
 		{"verdict_token_verifications_total", []string{"result", "valid"}, 2},
 		{"verdict_token_cache_lookups_total", []string{"result", "hit"}, 1},
 		{"verdict_token_cache_lookups_total", []string{"result", "miss"}, 3},
+		{"verdict_decision_cache_lookups_total", []string{"result", "hit"}, 1},
+		{"verdict_decision_cache_lookups_total", []string{"result", "miss"}, 1},
 		{"verdict_token_verifications_total", []string{"result", "expired"}, 1},
 		{"verdict_token_verifications_total", []string{"result", "invalid"}, 1},
 	} {

@@ -67,7 +67,7 @@ func newService(ctx context.Context, logger *slog.Logger, src policySource, keys
 		metrics:       m,
 		engine:        engine,
 		keys:          keys,
-		decider:       authz.NewDecider(verifier, engine, m),
+		decider:       authz.NewDecider(verifier, engine, m, authz.Options{DecisionCacheSize: v.DecisionCacheSize}),
 		watchPolicies: src.watch,
 	}, nil
 }

@@ -85,6 +85,10 @@ type Outcome struct {
 	Allow   bool
 	Reason  Reason
 	Message string
+	// Deterministic reports that the policies that answered read nothing
+	// but their input and data (no clock, randomness or network), so the
+	// same input under the same revision always gets this outcome.
+	Deterministic bool
 }
 
 // HasAnswer is Clerk's has() answered for a session: Result is what Clerk's

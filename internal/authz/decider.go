@@ -30,6 +30,7 @@ type Evaluator interface {
 type Recorder interface {
 	ObserveDecision(allow bool, reason string, elapsed time.Duration)
 	ObserveTokenVerification(result string)
+	ObserveDecisionCacheLookup(hit bool)
 }
 
 // Token verification results passed to Recorder.ObserveTokenVerification.
@@ -45,15 +46,27 @@ type Decider struct {
 	authn    Authenticator
 	policies Evaluator
 	recorder Recorder
+	cache    *decisionCache // nil when disabled
 	now      func() time.Time
 }
 
+// Options tune a Decider.
+type Options struct {
+	// DecisionCacheSize bounds the exact-decision cache (entries); 0
+	// disables it. Only outcomes of deterministic policies are cached.
+	DecisionCacheSize int
+}
+
 // NewDecider returns a Decider. recorder may be nil.
-func NewDecider(authn Authenticator, policies Evaluator, recorder Recorder) *Decider {
+func NewDecider(authn Authenticator, policies Evaluator, recorder Recorder, opts Options) *Decider {
 	if recorder == nil {
 		recorder = nopRecorder{}
 	}
-	return &Decider{authn: authn, policies: policies, recorder: recorder, now: time.Now}
+	d := &Decider{authn: authn, policies: policies, recorder: recorder, now: time.Now}
+	if opts.DecisionCacheSize > 0 {
+		d.cache = newDecisionCache(opts.DecisionCacheSize)
+	}
+	return d
 }
 
 // Session is the outcome of verifying a token: either a principal or the
@@ -63,6 +76,8 @@ type Session struct {
 	// Rejected is set when the token was not accepted; decisions for this
 	// session then deny with its reason without consulting the policies.
 	Rejected *TokenError
+	// token is the verified token, which keys the decision cache.
+	token string
 }
 
 // Authenticate verifies token. An empty token gives the anonymous principal.
@@ -81,7 +96,9 @@ func (d *Decider) Authenticate(ctx context.Context, token string) (Session, erro
 		return Session{Rejected: te}, nil
 	}
 	d.recorder.ObserveTokenVerification(VerificationValid)
-	return SessionFor(p), nil
+	s := SessionFor(p)
+	s.token = token
+	return s, nil
 }
 
 // SessionFor returns the session of a verified principal. A pending session
@@ -127,7 +144,7 @@ func (d *Decider) decide(ctx context.Context, s Session, c Check) (Decision, err
 			PolicyRevision: d.policies.Revision(),
 		}, nil
 	}
-	out, revision, err := d.policies.Evaluate(ctx, Input{Principal: s.Principal, Check: c})
+	out, revision, err := d.evaluate(ctx, s, c)
 	if err != nil {
 		return Decision{}, fmt.Errorf("evaluate policies: %w", err)
 	}
@@ -140,6 +157,29 @@ func (d *Decider) decide(ctx context.Context, s Session, c Check) (Decision, err
 		Message:        out.Message,
 		PolicyRevision: revision,
 	}, nil
+}
+
+// evaluate answers from the decision cache when it holds this exact input
+// under the current revision, and evaluates the policies otherwise.
+func (d *Decider) evaluate(ctx context.Context, s Session, c Check) (Outcome, string, error) {
+	in := Input{Principal: s.Principal, Check: c}
+	if d.cache == nil {
+		return d.policies.Evaluate(ctx, in)
+	}
+	revision := d.policies.Revision()
+	key, ok := d.cache.key(revision, s.token, c)
+	if ok {
+		if out, hit := d.cache.get(key); hit {
+			d.recorder.ObserveDecisionCacheLookup(true)
+			return out, revision, nil
+		}
+		d.recorder.ObserveDecisionCacheLookup(false)
+	}
+	out, evaluated, err := d.policies.Evaluate(ctx, in)
+	if err == nil && ok && out.Deterministic && evaluated == revision && out.Reason != "" {
+		d.cache.put(revision, key, out)
+	}
+	return out, evaluated, err
 }
 
 // Check verifies the token and answers one check.
@@ -213,3 +253,4 @@ type nopRecorder struct{}
 
 func (nopRecorder) ObserveDecision(bool, string, time.Duration) {}
 func (nopRecorder) ObserveTokenVerification(string)             {}
+func (nopRecorder) ObserveDecisionCacheLookup(bool)             {}

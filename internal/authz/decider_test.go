@@ -34,8 +34,9 @@ func (fakePolicies) Has(context.Context, authz.Principal, any) (authz.HasAnswer,
 }
 
 type recorded struct {
-	decisions     []string
-	verifications []string
+	decisions             []string
+	verifications         []string
+	cacheHits, cacheMisses int
 }
 
 func (r *recorded) ObserveDecision(allow bool, reason string, _ time.Duration) {
@@ -44,6 +45,14 @@ func (r *recorded) ObserveDecision(allow bool, reason string, _ time.Duration) {
 
 func (r *recorded) ObserveTokenVerification(result string) {
 	r.verifications = append(r.verifications, result)
+}
+
+func (r *recorded) ObserveDecisionCacheLookup(hit bool) {
+	if hit {
+		r.cacheHits++
+	} else {
+		r.cacheMisses++
+	}
 }
 
 var member = authz.Principal{Authenticated: true, UserID: "user_1", OrgID: "org_1", OrgRole: "org:member"}
@@ -93,7 +102,7 @@ func TestDecide(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			rec := &recorded{}
-			d := authz.NewDecider(tt.authn, tt.policies, rec)
+			d := authz.NewDecider(tt.authn, tt.policies, rec, authz.Options{})
 			got, err := d.Check(context.Background(), tt.token, authz.Check{Action: "tasks:read"})
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("Check error = %v, want error %v", err, tt.wantErr)
@@ -126,7 +135,7 @@ func TestCheckBatch(t *testing.T) {
 		}
 		return authz.Outcome{Allow: in.Check.Action == "a", Reason: authz.Reason("r_" + in.Check.Action)}, nil
 	})
-	d := authz.NewDecider(authn, policies, nil)
+	d := authz.NewDecider(authn, policies, nil, authz.Options{})
 	got, err := d.CheckBatch(context.Background(), "t", []authz.Check{{Action: "a"}, {Action: "b"}})
 	if err != nil {
 		t.Fatal(err)
@@ -136,5 +145,81 @@ func TestCheckBatch(t *testing.T) {
 	}
 	if got, err := d.CheckBatch(context.Background(), "t", []authz.Check{{Action: "a"}, {Action: "explode"}}); err == nil {
 		t.Errorf("CheckBatch with a failing check = %+v, nil; want an error and no partial answer", got)
+	}
+}
+
+// countingPolicies counts evaluations and answers from the check; the
+// revision and determinism are the test's to set.
+type countingPolicies struct {
+	evaluations   int
+	revision      string
+	deterministic bool
+}
+
+func (p *countingPolicies) Evaluate(_ context.Context, in authz.Input) (authz.Outcome, string, error) {
+	p.evaluations++
+	return authz.Outcome{Allow: true, Reason: authz.Reason("r_" + in.Check.Action), Deterministic: p.deterministic}, p.revision, nil
+}
+
+func (p *countingPolicies) Revision() string { return p.revision }
+
+func (p *countingPolicies) Has(context.Context, authz.Principal, any) (authz.HasAnswer, error) {
+	return authz.HasAnswer{}, nil
+}
+
+// TestDecisionCache: only the very same token, action, resource, context
+// and revision is answered from the cache, and only for deterministic
+// policies.
+func TestDecisionCache(t *testing.T) {
+	t.Parallel()
+	policies := &countingPolicies{revision: "sha256:a", deterministic: true}
+	rec := &recorded{}
+	d := authz.NewDecider(authnReturning(member, nil), policies, rec, authz.Options{DecisionCacheSize: 100})
+	ctx := context.Background()
+	res := func(org string) *authz.Resource { return &authz.Resource{OrgID: org} }
+	ask := func(token string, c authz.Check) authz.Decision {
+		t.Helper()
+		dec, err := d.Check(ctx, token, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dec
+	}
+	base := authz.Check{Action: "tasks:read", Resource: res("org_1"), Context: map[string]any{"ip": "10.0.0.1"}}
+	first := ask("t1", base)
+	second := ask("t1", authz.Check{Action: "tasks:read", Resource: res("org_1"), Context: map[string]any{"ip": "10.0.0.1"}})
+	if policies.evaluations != 1 || rec.cacheHits != 1 {
+		t.Fatalf("same input twice: %d evaluations, %d hits; want 1, 1", policies.evaluations, rec.cacheHits)
+	}
+	if first.DecisionID == second.DecisionID || second.Reason != first.Reason {
+		t.Errorf("cached decision %+v vs %+v: want the same answer under a new decision id", second, first)
+	}
+	for name, c := range map[string]authz.Check{
+		"other action":   {Action: "tasks:list", Resource: res("org_1"), Context: base.Context},
+		"other resource": {Action: "tasks:read", Resource: res("org_2"), Context: base.Context},
+		"other context":  {Action: "tasks:read", Resource: res("org_1"), Context: map[string]any{"ip": "10.0.0.2"}},
+		"no context":     {Action: "tasks:read", Resource: res("org_1")},
+	} {
+		before := policies.evaluations
+		ask("t1", c)
+		if policies.evaluations != before+1 {
+			t.Errorf("%s: answered from the cache", name)
+		}
+	}
+	before := policies.evaluations
+	ask("t2", base)
+	if policies.evaluations != before+1 {
+		t.Error("another token: answered from the cache")
+	}
+	policies.revision = "sha256:b"
+	ask("t1", base)
+	if policies.evaluations != before+2 {
+		t.Error("a new policy revision: answered from the cache")
+	}
+	policies.deterministic = false
+	ask("t1", authz.Check{Action: "never:cached"})
+	ask("t1", authz.Check{Action: "never:cached"})
+	if policies.evaluations != before+4 {
+		t.Error("a non-deterministic outcome was cached")
 	}
 }

@@ -28,7 +28,13 @@ type benchService struct {
 	token   string
 }
 
+// newBenchService builds the service with the decision cache off: the
+// figures are those of evaluating the policies every time.
 func newBenchService(b *testing.B) *benchService {
+	return newBenchServiceWith(b, authz.Options{})
+}
+
+func newBenchServiceWith(b *testing.B, opts authz.Options) *benchService {
 	b.Helper()
 	issuer, err := devtoken.NewIssuer()
 	if err != nil {
@@ -44,7 +50,7 @@ func newBenchService(b *testing.B) *benchService {
 	}
 	m := metrics.New()
 	verifier := authn.NewVerifier(authn.Config{Keys: keys, ClockSkew: 5 * time.Second, CacheSize: 1000, OnCacheLookup: m.ObserveTokenCacheLookup})
-	decider := authz.NewDecider(verifier, engine, m)
+	decider := authz.NewDecider(verifier, engine, m, opts)
 	token, err := issuer.Mint(devtoken.TokenRequest{
 		UserID: "user_1", OrgID: "org_1", OrgRole: "org:member", OrgSlug: "acme",
 		Permissions: []string{"org:posts:publish", "org:reports:export"}, Format: "v2",
@@ -67,6 +73,22 @@ func BenchmarkDecision(b *testing.B) {
 	s := newBenchService(b)
 	ctx := context.Background()
 	if _, err := s.decider.Check(ctx, s.token, benchCheck); err != nil { // warm the cache
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.decider.Check(ctx, s.token, benchCheck); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecisionCached is BenchmarkDecision with the exact-decision
+// cache on: the same check again is answered without evaluation.
+func BenchmarkDecisionCached(b *testing.B) {
+	s := newBenchServiceWith(b, authz.Options{DecisionCacheSize: 1000})
+	ctx := context.Background()
+	if _, err := s.decider.Check(ctx, s.token, benchCheck); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()

@@ -25,6 +25,7 @@ type Metrics struct {
 	verifications *prometheus.CounterVec
 	reloads       *prometheus.CounterVec
 	tokenCache    *prometheus.CounterVec
+	decisionCache *prometheus.CounterVec
 }
 
 // New creates the collectors and registers them, with the Go and process
@@ -55,9 +56,13 @@ func New() *Metrics {
 			Name: "verdict_token_cache_lookups_total",
 			Help: "Verified-token cache lookups, by result (hit, miss).",
 		}, []string{"result"}),
+		decisionCache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "verdict_decision_cache_lookups_total",
+			Help: "Exact-decision cache lookups, by result (hit, miss).",
+		}, []string{"result"}),
 	}
 	reg.MustRegister(
-		m.decisions, m.duration, m.verifications, m.reloads, m.tokenCache,
+		m.decisions, m.duration, m.verifications, m.reloads, m.tokenCache, m.decisionCache,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -71,6 +76,7 @@ func New() *Metrics {
 	}
 	for _, r := range []string{"hit", "miss"} {
 		m.tokenCache.WithLabelValues(r)
+		m.decisionCache.WithLabelValues(r)
 	}
 	return m
 }
@@ -109,11 +115,19 @@ func (m *Metrics) ObservePolicyReload(err error) {
 
 // ObserveTokenCacheLookup counts one verified-token cache lookup.
 func (m *Metrics) ObserveTokenCacheLookup(hit bool) {
-	result := "miss"
+	m.tokenCache.WithLabelValues(hitOrMiss(hit)).Inc()
+}
+
+// ObserveDecisionCacheLookup counts one exact-decision cache lookup.
+func (m *Metrics) ObserveDecisionCacheLookup(hit bool) {
+	m.decisionCache.WithLabelValues(hitOrMiss(hit)).Inc()
+}
+
+func hitOrMiss(hit bool) string {
 	if hit {
-		result = "hit"
+		return "hit"
 	}
-	m.tokenCache.WithLabelValues(result).Inc()
+	return "miss"
 }
 
 // maxReasonLen bounds a reason label. Reason codes are short snake_case

@@ -17,6 +17,9 @@ func benchInputs() map[string]authz.Input {
 	}
 	admin := member
 	admin.OrgRole = "org:admin"
+	// As the verifier's token cache does: the policy input is built once
+	// per verified token.
+	member.Memo, admin.Memo = new(authz.Memo), new(authz.Memo)
 	res := &authz.Resource{Type: "task", ID: "t1", OrgID: "org_1", OrgSlug: "acme"}
 	return map[string]authz.Input{
 		"catalog-allow":     {Principal: member, Check: authz.Check{Action: "tasks:read", Resource: res}},

@@ -9,6 +9,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/loader"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
 )
 
 // DecisionQuery is the rule every policy set must define: one object
@@ -19,6 +21,12 @@ const DecisionQuery = "data.verdict.authz.decision"
 // {"result": bool, "reason": string, "message": string} for an input
 // {"principal": ..., "check": ...}.
 const HasQuery = "data.verdict.clerk.response"
+
+// ProblemsQuery names what is wrong with the policies' data (the action
+// catalog): a set of messages, evaluated once per revision. A revision with
+// any is refused like one that does not compile, so decisions never need to
+// re-check the data.
+const ProblemsQuery = "data.verdict.catalog.problems"
 
 // Problem is one thing wrong with a policy set, located in a file.
 type Problem struct {
@@ -57,6 +65,9 @@ type revision struct {
 	name     string
 	decision rego.PreparedEvalQuery
 	has      rego.PreparedEvalQuery
+	// deterministic is false when any rule calls a builtin whose result
+	// is not a function of its arguments (time, randomness, network).
+	deterministic bool
 }
 
 // compile loads, compiles and prepares a snapshot.
@@ -78,11 +89,18 @@ func compile(ctx context.Context, s snapshot) (*revision, error) {
 			Message: "no rule defines " + DecisionQuery,
 		}}}
 	}
-	store, err := loaded.Store()
+	// Reads return OPA values as stored, so a decision that looks up the
+	// catalog does not convert it from Go values every time.
+	store, err := loaded.StoreWithOpts(inmem.OptReturnASTValuesOnRead(true))
 	if err != nil {
 		return nil, asCompileError(err, s)
 	}
-	rev := &revision{name: s.revision()}
+	if problems, err := dataProblems(ctx, compiler, store); err != nil {
+		return nil, asCompileError(err, s)
+	} else if len(problems) > 0 {
+		return nil, &CompileError{Problems: problems}
+	}
+	rev := &revision{name: s.revision(), deterministic: deterministic(compiler)}
 	for _, q := range []struct {
 		query string
 		dst   *rego.PreparedEvalQuery
@@ -98,6 +116,55 @@ func compile(ctx context.Context, s snapshot) (*revision, error) {
 		}
 	}
 	return rev, nil
+}
+
+// deterministic reports whether no rule of the compiled policies calls a
+// non-deterministic builtin (http.send, time.now_ns, rand.intn, ...), so
+// that equal inputs always get equal decisions.
+func deterministic(compiler *ast.Compiler) bool {
+	found := false
+	nondeterministic := func(op ast.Value) bool {
+		b, ok := ast.BuiltinMap[op.String()]
+		return ok && b.Nondeterministic
+	}
+	for _, m := range compiler.Modules {
+		ast.WalkTerms(m, func(t *ast.Term) bool {
+			if call, ok := t.Value.(ast.Call); ok && len(call) > 0 && nondeterministic(call[0].Value) {
+				found = true
+			}
+			return found
+		})
+		ast.WalkExprs(m, func(e *ast.Expr) bool {
+			if e.IsCall() && nondeterministic(e.Operator()) {
+				found = true
+			}
+			return found
+		})
+	}
+	return !found
+}
+
+// dataProblems evaluates ProblemsQuery; an undefined result (policies
+// without a catalog) is no problem.
+func dataProblems(ctx context.Context, compiler *ast.Compiler, store storage.Store) ([]Problem, error) {
+	rs, err := rego.New(
+		rego.Query(ProblemsQuery),
+		rego.Compiler(compiler),
+		rego.Store(store),
+		rego.StrictBuiltinErrors(true),
+	).Eval(ctx)
+	if err != nil || len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return nil, err
+	}
+	values, ok := rs[0].Expressions[0].Value.([]any)
+	if !ok {
+		return []Problem{{Message: fmt.Sprintf("%s is %T, want a set of messages", ProblemsQuery, rs[0].Expressions[0].Value)}}, nil
+	}
+	problems := make([]Problem, len(values))
+	for i, v := range values {
+		problems[i] = Problem{Message: fmt.Sprintf("%s: %v", ProblemsQuery, v)}
+	}
+	return problems, nil
 }
 
 // asCompileError turns the error shapes of OPA's loader, parser and compiler

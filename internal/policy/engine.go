@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 
 	"github.com/verdict-pdp/verdict/internal/authz"
@@ -79,11 +81,12 @@ func (e *Engine) Evaluate(ctx context.Context, in authz.Input) (authz.Outcome, s
 	if err != nil {
 		return authz.Outcome{}, rev.name, fmt.Errorf("build policy input: %w", err)
 	}
-	rs, err := rev.decision.Eval(ctx, rego.EvalParsedInput(input))
+	rs, err := rev.decision.Eval(ctx, rego.EvalParsedInput(input), rego.EvalMetrics(noMetrics), rego.EvalGenerateJSON(keepAST))
 	if err != nil {
 		return authz.Outcome{}, rev.name, fmt.Errorf("evaluate %s: %w", DecisionQuery, err)
 	}
 	out, err := outcome(rs)
+	out.Deterministic = rev.deterministic
 	return out, rev.name, err
 }
 
@@ -129,11 +132,24 @@ func resultObject(rs rego.ResultSet, query string) (map[string]any, error) {
 	if len(rs) > 1 {
 		return nil, fmt.Errorf("%s has %d results, want 1", query, len(rs))
 	}
-	obj, ok := rs[0].Expressions[0].Value.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("%s is %T, want an object", query, rs[0].Expressions[0].Value)
+	switch v := rs[0].Expressions[0].Value.(type) {
+	case map[string]any:
+		return v, nil
+	case ast.Object:
+		obj := make(map[string]any, 3)
+		for _, key := range []string{"allow", "result", "reason", "message"} {
+			if t := v.Get(ast.StringTerm(key)); t != nil {
+				switch tv := t.Value.(type) {
+				case ast.Boolean:
+					obj[key] = bool(tv)
+				case ast.String:
+					obj[key] = string(tv)
+				}
+			}
+		}
+		return obj, nil
 	}
-	return obj, nil
+	return nil, fmt.Errorf("%s is %T, want an object", query, rs[0].Expressions[0].Value)
 }
 
 // answerFields reads {<flag>: bool, "reason": non-empty string, "message":
@@ -235,3 +251,7 @@ func (e *Engine) reloadAndLog(ctx context.Context) {
 		e.logger.Info("policies reloaded", "revision", e.Revision())
 	}
 }
+
+var noMetrics = metrics.NoOp()
+
+func keepAST(t *ast.Term, _ *rego.EvalContext) (any, error) { return t.Value, nil }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -285,5 +286,75 @@ func TestWatchSwapsWithoutFailingRequests(t *testing.T) {
 	wg.Wait()
 	if n := failures.Load(); n > 0 {
 		t.Errorf("%d evaluations failed during the swap", n)
+	}
+}
+
+// TestDeterminism: outcomes of policies that read the clock (or any other
+// non-deterministic builtin) are marked so, and never cached by the decider.
+func TestDeterminism(t *testing.T) {
+	t.Parallel()
+	for name, tt := range map[string]struct {
+		src  string
+		want bool
+	}{
+		"input and data only": {allowAdmins, true},
+		"reads the clock": {`package verdict.authz
+
+decision := {"allow": true, "reason": "office_hours", "message": "m"} if time.now_ns() > 0`, false},
+		"random in a helper": {`package verdict.authz
+
+decision := {"allow": false, "reason": "lottery", "message": "m"} if _roll >= 0
+
+_roll := rand.intn("x", 100)`, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := load(t, writePolicies(t, map[string]string{"authz.rego": tt.src}), policy.Options{})
+			out, _, err := e.Evaluate(context.Background(), adminInput("org:admin"))
+			if err != nil && !errors.Is(err, policy.ErrUndefined) {
+				t.Fatal(err)
+			}
+			if out.Deterministic != tt.want {
+				t.Errorf("Deterministic = %v, want %v", out.Deterministic, tt.want)
+			}
+		})
+	}
+}
+
+// TestCatalogProblemsRefuseTheRevision: a catalog the policies find
+// problems with is refused like Rego that does not compile, at load and on
+// reload, and the previous revision keeps serving.
+func TestCatalogProblemsRefuseTheRevision(t *testing.T) {
+	t.Parallel()
+	files := map[string]string{}
+	entries, err := os.ReadDir(shippedPolicies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if filepath.Ext(e.Name()) == ".rego" || e.Name() == "data.json" {
+			b, err := os.ReadFile(filepath.Join(shippedPolicies, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[e.Name()] = string(b)
+		}
+	}
+	dir := writePolicies(t, files)
+	e := load(t, dir, policy.Options{})
+	good := e.Revision()
+
+	broken := strings.Replace(files["data.json"], `"role": "org:admin"`, `"rolle": "org:admin"`, 1)
+	writeFile(t, filepath.Join(dir, "data.json"), broken)
+	_, err = e.Reload(context.Background())
+	var ce *policy.CompileError
+	if !errors.As(err, &ce) || !strings.Contains(ce.Error(), "catalog entry") || !strings.Contains(ce.Error(), "rolle") {
+		t.Fatalf("Reload with a misspelled term = %v, want a CompileError naming the entry and the term", err)
+	}
+	if e.Revision() != good {
+		t.Error("a refused catalog replaced the serving revision")
+	}
+	if _, err := policy.Load(context.Background(), os.DirFS(dir), policy.Options{}); !errors.As(err, &ce) {
+		t.Errorf("Load with a misspelled term = %v, want a CompileError", err)
 	}
 }

@@ -12,9 +12,12 @@
 # team-editable.
 #
 # API:
-#   has(principal, check)     true or false, Clerk's answer
-#   answer(principal, check)  {"result", "reason", "message"}
-#   response                  answer(input.principal, input.check)
+#   has(principal, check)            true or false, Clerk's answer
+#   answer(principal, check)         {"result", "reason", "message"}
+#   response                         answer(input.principal, input.check)
+#   passes(field, value, principal)  one field of a check, as has() decides
+#                                    it for a signed-in principal (the
+#                                    catalog's terms call it directly)
 #
 # `check` may be any JSON value. A field of the wrong type fails its
 # dimension (Clerk fails closed) and never raises an error; fields Clerk does
@@ -27,7 +30,7 @@
 #
 # Performance: this runs on every /v1/has and inside catalog decisions.
 #   - has() looks only at the check's known fields, each dispatched on its
-#     name (a constant in the head of _passes), so OPA's rule index picks the
+#     name (a constant in the head of passes), so OPA's rule index picks the
 #     one definition that applies; each is one positive test.
 #   - Nothing iterates over data that does not depend on the check: a feature
 #     query builds the few claim entries that would match and looks them up.
@@ -47,7 +50,7 @@ has(principal, check) if {
 	asked := _asked(check)
 	count(asked) > 0
 	every field, value in asked {
-		_passes(field, value, principal)
+		passes(field, value, principal)
 	}
 }
 
@@ -92,14 +95,15 @@ _asked(check) := object.filter(check, _fields) if is_object(check)
 
 _asks_something(check) if count(_asked(check)) > 0
 
-# Whether one asked field passes. Each definition is selected by the field
+# Whether one asked field passes, for a signed-in principal (has() checks
+# that first). Each definition is selected by the field
 # name, a constant, through OPA's rule index, and is a single positive test:
 # it fails for a value of the wrong type too, without ever raising an error.
 
 # Role: an active organization and a role that equals the query once both
 # have exactly one leading "org:" (admin == org:admin == org:org:admin);
 # case-sensitive.
-_passes("role", role, principal) if {
+passes("role", role, principal) if {
 	is_string(role)
 	_active_org(principal)
 	is_string(principal.org_role)
@@ -109,7 +113,7 @@ _passes("role", role, principal) if {
 
 # Permission: an active organization and the query, prefixed, listed in the
 # token's permissions, compared verbatim. A system permission never passes.
-_passes("permission", permission, principal) if {
+passes("permission", permission, principal) if {
 	is_string(permission)
 	_active_org(principal)
 	key := _prefix_with_org(permission)
@@ -119,11 +123,11 @@ _passes("permission", permission, principal) if {
 }
 
 # Features and plans need no organization.
-_passes("feature", feature, principal) if _entitled(principal.features, feature)
+passes("feature", feature, principal) if _entitled(principal.features, feature)
 
-_passes("plan", plan, principal) if _entitled(principal.plans, plan)
+passes("plan", plan, principal) if _entitled(principal.plans, plan)
 
-_passes("reverification", config, principal) if {
+passes("reverification", config, principal) if {
 	window := _window(config)
 	_fresh_enough(window, principal.factor_verification_age)
 }
@@ -133,7 +137,7 @@ _passes("reverification", config, principal) if {
 # reason to report.
 _failures(principal, check) := {[_reason_rank[reason], _field_order[field], field, reason] |
 	some field, value in _asked(check)
-	not _passes(field, value, principal)
+	not passes(field, value, principal)
 	reason := _reason(field, value, principal)
 }
 
