@@ -34,8 +34,8 @@ func (fakePolicies) Has(context.Context, authz.Principal, any) (authz.HasAnswer,
 }
 
 type recorded struct {
-	decisions             []string
-	verifications         []string
+	decisions              []string
+	verifications          []string
 	cacheHits, cacheMisses int
 }
 
