@@ -23,12 +23,18 @@ outcome := {"allow": true, "reason": "membership", "message": msg} if {
 	[_, _, code, req] := min([[requirements.rank[c], i, c, r] | some i, r in failed; c := requirements.deny_code(r)])
 	msg := sprintf("action %s needs %s; %s", [input.action, requirements.needs(req), requirements.state(req)])
 } else := {"allow": true, "reason": reason, "message": msg} if {
+	[reason, term] := _grants[0]
+	msg := sprintf("%s, which grants action %s", [requirements.grant_state(term), input.action])
+} else := {"allow": true, "reason": "membership", "message": _membership_message}
+
+# The role and permission terms that hold, in catalog order: the first one
+# names the allow.
+_grants := [[reason, term] |
 	some req in _entry.requires
 	some term in req.any_of
 	reason := requirements.grant_reason(term)
 	requirements.satisfied(term)
-	msg := sprintf("%s, which grants action %s", [requirements.grant_state(term), input.action])
-} else := {"allow": true, "reason": "membership", "message": _membership_message}
+]
 
 _entry := data.verdict.actions[input.action]
 
@@ -50,17 +56,26 @@ problems contains sprintf("catalog entry %s: the name is a permission key (org:<
 
 problems contains sprintf("catalog entry %s: must be an object with a \"requires\" list", [name]) if {
 	some name, entry in data.verdict.actions
-	not is_array(entry.requires)
+	not _has_list(entry, "requires")
 }
 
 problems contains sprintf("catalog entry %s: \"destructive\" must be true or false", [name]) if {
 	some name, entry in data.verdict.actions
+	is_object(entry)
 	"destructive" in object.keys(entry)
 	not is_boolean(entry.destructive)
 }
 
 problems contains sprintf("catalog entry %s: requirement %d: %s", [name, i, problem]) if {
 	some name, entry in data.verdict.actions
+	_has_list(entry, "requires")
 	some i, req in entry.requires
 	some problem in requirements.problems(req)
+}
+
+# obj is an object whose key holds a list. (A plain `not is_array(obj.key)`
+# would pass over an absent key: negating an undefined reference fails.)
+_has_list(obj, key) if {
+	is_object(obj)
+	is_array(object.get(obj, key, null))
 }

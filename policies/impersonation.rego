@@ -8,12 +8,13 @@ package verdict.impersonation_guard
 
 import data.verdict.catalog
 import data.verdict.permissions
+import data.verdict.requirements
 
 # The denial, when the guard is on, someone impersonates the user and the
 # action is forbidden during impersonation.
 denial := {"allow": false, "reason": "impersonation_denied", "message": msg} if {
 	data.verdict.impersonation.deny_destructive == true
-	input.principal.actor
+	requirements.impersonated
 	forbidden(input.action)
 	msg := _message(input.action)
 }

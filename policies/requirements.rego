@@ -53,9 +53,12 @@ _holds("permission", key) if {
 	permissions.role_holds(key)
 }
 
+# A custom permission key holds when the token carries exactly that key
+# (/v1/check decides permission keys exactly; has() would also collapse a
+# leading "org:org:").
 _holds("permission", key) if {
 	not startswith(key, "org:sys_")
-	clerk.passes("permission", key, input.principal)
+	key in input.principal.org_permissions
 }
 
 _holds("feature", feature) if clerk.passes("feature", feature, input.principal)
@@ -64,7 +67,10 @@ _holds("plan", plan) if clerk.passes("plan", plan, input.principal)
 
 _holds("reverification", window) if clerk.passes("reverification", clerk_window(window), input.principal)
 
-_holds("not_impersonated", true) if not input.principal.actor
+_holds("not_impersonated", true) if not impersonated
+
+# Someone impersonates the user: the token carries a non-empty act claim.
+impersonated if count(input.principal.actor) > 0
 
 # A reverification term as Clerk's has() takes it: a preset, or
 # {"level", "afterMinutes"}; the catalog may also spell it after_minutes.
@@ -196,7 +202,7 @@ else := sprintf("role %s holds system permission %s", [input.principal.org_role,
 # ---------------------------------------------------------------------------
 # Load-time checks of one requirement (catalog.rego reports them).
 
-problems(req) := {"must be an object with an \"any_of\" list"} if not is_array(req.any_of)
+problems(req) := {"must be an object with an \"any_of\" list"} if not _has_any_of(req)
 
 else := {"\"any_of\" must not be empty"} if count(req.any_of) == 0
 
@@ -205,6 +211,11 @@ else := {problem |
 } | {sprintf("term %d: %s", [i, problem]) |
 	some i, term in req.any_of
 	problem := _term_problem(term)
+}
+
+_has_any_of(req) if {
+	is_object(req)
+	is_array(object.get(req, "any_of", null))
 }
 
 _deny_problems(req) := {sprintf("\"deny\" is %v, which is not a requirement code (%s)", [req.deny, concat(", ", object.keys(rank))])} if {

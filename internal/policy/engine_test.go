@@ -73,8 +73,8 @@ func TestEvaluate(t *testing.T) {
 		role string
 		want authz.Outcome
 	}{
-		{"org:admin", authz.Outcome{Allow: true, Reason: "role", Message: "admin"}},
-		{"org:member", authz.Outcome{Allow: false, Reason: "missing_role", Message: "not an admin"}},
+		{"org:admin", authz.Outcome{Allow: true, Reason: "role", Message: "admin", Deterministic: true}},
+		{"org:member", authz.Outcome{Allow: false, Reason: "missing_role", Message: "not an admin", Deterministic: true}},
 	}
 	for _, tt := range tests {
 		got, rev, err := e.Evaluate(context.Background(), adminInput(tt.role))
