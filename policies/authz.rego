@@ -23,14 +23,16 @@ decision := _deny("unauthenticated", msg) if {
 	not input.principal.authenticated
 	msg := sprintf("action %s needs a signed-in user; no session token was presented", [input.action])
 } else := _deny("unknown_action", msg) if {
-	not permission_key
 	not data.verdict.actions[input.action]
+	not permission_key
 	msg := sprintf("action %s is neither a permission key (org:<feature>:<permission>) nor in the action catalog", [input.action])
 } else := tenancy.violation if {
 	# Every action Verdict knows is organization-scoped: permission keys by
 	# Clerk's definition, catalog entries by the contract.
-	tenancy.violation
+	not tenancy.scoped
 } else := impersonation_guard.denial if {
+	# The switch first: with the guard off, one data lookup.
+	data.verdict.impersonation.deny_destructive == true
 	outcome.allow
 	impersonation_guard.denial
 } else := outcome
@@ -39,9 +41,10 @@ decision := _deny("unauthenticated", msg) if {
 # catalog name; the catalog refuses names of that shape.
 permission_key if permissions.is_key(input.action)
 
-# What the action's own requirements decide.
-outcome := permissions.outcome if permission_key
+# What the action's own requirements decide. Catalog names first: they are
+# the common case and never permission keys.
+outcome := catalog.outcome if data.verdict.actions[input.action]
 
-else := catalog.outcome
+else := permissions.outcome
 
 _deny(reason, msg) := {"allow": false, "reason": reason, "message": msg}

@@ -7,25 +7,20 @@
 # is a plain reference.
 package verdict.tenancy
 
-# The first tenancy failure; undefined when the resource is the session's.
-# The common case, a resource of the session's organization, is decided by
-# _scoped alone.
-violation := v if {
-	not _scoped
-	v := _violation
-}
-
-_scoped if {
+# The resource belongs to the session's organization: the common case,
+# decided without building any denial.
+scoped if {
 	input.resource.org_id == input.principal.org_id
 	not input.resource.org_slug
 }
 
-_scoped if {
+scoped if {
 	input.resource.org_id == input.principal.org_id
 	input.resource.org_slug == input.principal.org_slug
 }
 
-_violation := _deny("no_active_org", msg) if {
+# The first tenancy failure; undefined when the resource is the session's.
+violation := _deny("no_active_org", msg) if {
 	not input.principal.org_id
 	msg := sprintf("action %s is organization-scoped but the session has no active organization", [input.action])
 } else := _deny("tenant_missing", msg) if {
