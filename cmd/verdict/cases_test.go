@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/verdict-pdp/verdict/internal/conformance"
 )
 
 // decisionCase is one file of testdata/decisions: raw Clerk claims (or none
@@ -68,7 +70,7 @@ func TestDecisionCases(t *testing.T) {
 			t.Parallel()
 			body := map[string]any{"action": c.Action}
 			if c.Claims != nil {
-				body["token"] = inst.mint(t, relativeTimes(c.Claims))
+				body["token"] = inst.mint(t, conformance.ResolveTimes(c.Claims, time.Now()))
 			}
 			if c.Resource != nil {
 				body["resource"] = c.Resource
@@ -89,20 +91,4 @@ func TestDecisionCases(t *testing.T) {
 			}
 		})
 	}
-}
-
-// relativeTimes turns the offsets of exp, nbf and iat into Unix times and
-// fills in a valid lifetime where the case gives none.
-func relativeTimes(claims map[string]any) map[string]any {
-	now := time.Now().Unix()
-	out := map[string]any{"iat": now, "nbf": now - 5, "exp": now + 300}
-	for k, v := range claims {
-		out[k] = v
-	}
-	for _, k := range []string{"exp", "nbf", "iat"} {
-		if off, ok := claims[k].(float64); ok {
-			out[k] = now + int64(off)
-		}
-	}
-	return out
 }

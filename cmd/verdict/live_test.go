@@ -138,7 +138,11 @@ func TestLivePolicyEdit(t *testing.T) {
 	rev0 := scrape(t, inst.base)
 
 	// A valid edit: billing:manage also for members, through the catalog data.
-	editData(t, inst.policies, "billing:manage", "org:member")
+	editData(t, inst.policies, func(verdict map[string]any) {
+		entry := verdict["actions"].(map[string]any)["billing:manage"].(map[string]any)
+		req := entry["requires"].([]any)[0].(map[string]any)
+		req["any_of"] = append(req["any_of"].([]any), map[string]any{"role": "org:member"})
+	})
 	d := waitFor(t, func() (decision, bool) { _, d := ask(); return d, d.Allow })
 	if d.Reason != "role" {
 		t.Errorf("after the edit: %+v, want allow by role", d)
@@ -181,12 +185,11 @@ func TestLivePolicyEdit(t *testing.T) {
 	}
 }
 
-// editData rewrites the catalog in data.json so that action is also allowed
-// for role.
-func editData(t *testing.T, dir, action, role string) {
+// editData rewrites dir/data.json through edit, which gets the object
+// under "verdict".
+func editData(t *testing.T, dir string, edit func(verdict map[string]any)) {
 	t.Helper()
-	path := filepath.Join(dir, "data.json")
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(filepath.Join(dir, "data.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,9 +197,7 @@ func editData(t *testing.T, dir, action, role string) {
 	if err := json.Unmarshal(b, &data); err != nil {
 		t.Fatal(err)
 	}
-	entry := data["verdict"].(map[string]any)["actions"].(map[string]any)[action].(map[string]any)
-	req := entry["requires"].([]any)[0].(map[string]any)
-	req["any_of"] = append(req["any_of"].([]any), map[string]any{"role": role})
+	edit(data["verdict"].(map[string]any))
 	out, err := json.MarshalIndent(data, "", "  ")
 	if err != nil {
 		t.Fatal(err)
@@ -237,26 +238,13 @@ func decodeBody(resp *http.Response, v any) error {
 func TestDataSwitches(t *testing.T) {
 	t.Parallel()
 	inst := startServe(t)
-	path := filepath.Join(inst.policies, "data.json")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var data map[string]any
-	if err := json.Unmarshal(b, &data); err != nil {
-		t.Fatal(err)
-	}
-	verdict := data["verdict"].(map[string]any)
-	verdict["impersonation"] = map[string]any{"deny_destructive": true}
-	verdict["actions"].(map[string]any)["reports:schedule"] = map[string]any{
-		"description": "Schedule reports: the Pro plan only.",
-		"requires":    []any{map[string]any{"any_of": []any{map[string]any{"plan": "o:pro"}}}},
-	}
-	out, err := json.Marshal(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeTestFile(t, inst.policies, "data.json", string(out))
+	editData(t, inst.policies, func(verdict map[string]any) {
+		verdict["impersonation"] = map[string]any{"deny_destructive": true}
+		verdict["actions"].(map[string]any)["reports:schedule"] = map[string]any{
+			"description": "Schedule reports: the Pro plan only.",
+			"requires":    []any{map[string]any{"any_of": []any{map[string]any{"plan": "o:pro"}}}},
+		}
+	})
 
 	impersonated := inst.mint(t, with(v1Admin, "act", map[string]any{"sub": "user_support", "sid": "sess_9"}))
 	tests := []struct {

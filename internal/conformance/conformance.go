@@ -62,16 +62,21 @@ func Load(dir string) ([]Case, error) {
 	return cases, nil
 }
 
-// Payload returns the case's claims with exp, nbf and iat, which the suite
-// writes as offsets in seconds from now, turned into times; a missing exp
-// is five minutes from now.
+// Payload returns the case's claims as a token payload (see ResolveTimes).
 func (c Case) Payload(now time.Time) map[string]any {
+	return ResolveTimes(c.Claims, now)
+}
+
+// ResolveTimes turns claims as the suites write them into a payload: exp,
+// nbf and iat are offsets in seconds from now, and a missing exp is five
+// minutes from now.
+func ResolveTimes(claims map[string]any, now time.Time) map[string]any {
 	out := map[string]any{"exp": now.Unix() + 300}
-	for k, v := range c.Claims {
+	for k, v := range claims {
 		out[k] = v
 	}
 	for _, k := range []string{"exp", "nbf", "iat"} {
-		if off, ok := c.Claims[k].(float64); ok {
+		if off, ok := claims[k].(float64); ok {
 			out[k] = now.Unix() + int64(off)
 		}
 	}
