@@ -55,8 +55,7 @@ LOAD_FLAGS    ?=
 .PHONY: load
 load:
 	$(GO) build -o bin/verdict ./cmd/verdict
-	@modtmp=$$(mktemp -d) && cp go.mod go.sum $$modtmp/ && \
-	echo "$(GO) build -o bin/opa github.com/open-policy-agent/opa" && \
+	modtmp=$$(mktemp -d) && cp go.mod go.sum $$modtmp/ && \
 	GOFLAGS=-mod=mod $(GO) build -modfile=$$modtmp/go.mod -o bin/opa github.com/open-policy-agent/opa; \
 	rc=$$?; rm -rf $$modtmp; exit $$rc
 	$(GO) run ./cmd/verdict-load -rounds $(LOAD_ROUNDS) -duration $(LOAD_DURATION) $(LOAD_FLAGS)

@@ -258,7 +258,9 @@ type roundResult struct {
 }
 
 // runRound replays wire round-robin from c workers, each over its own
-// keep-alive connection, for d.
+// keep-alive connection, for d. Every connection carries one untimed
+// request first, so the round measures requests, not the server accepting
+// connections.
 func runRound(ctx context.Context, s *server, wire [][]byte, c int, d time.Duration) (roundResult, error) {
 	conns := make([]*conn, c)
 	for i := range conns {
@@ -267,6 +269,9 @@ func runRound(ctx context.Context, s *server, wire [][]byte, c int, d time.Durat
 			return roundResult{}, err
 		}
 		defer cn.close()
+		if _, _, err := cn.do(wire[i%len(wire)]); err != nil {
+			return roundResult{}, fmt.Errorf("warm-up request: %w", err)
+		}
 		conns[i] = cn
 	}
 	var next atomic.Uint64
@@ -281,11 +286,7 @@ func runRound(ctx context.Context, s *server, wire [][]byte, c int, d time.Durat
 			samples[w], failures[w] = worker(ctx, s.addr, conns[w], wire, &next, &stop)
 		})
 	}
-	srv0, err := cpuTime(s.pid())
-	if err != nil {
-		return roundResult{}, err
-	}
-	self0, err := cpuTime(0)
+	srv0, self0, err := cpuTimes(s.pid())
 	if err != nil {
 		return roundResult{}, err
 	}
@@ -295,11 +296,7 @@ func runRound(ctx context.Context, s *server, wire [][]byte, c int, d time.Durat
 	close(start)
 	wg.Wait()
 	res := roundResult{elapsed: time.Since(begin)}
-	srv1, err := cpuTime(s.pid())
-	if err != nil {
-		return roundResult{}, err
-	}
-	self1, err := cpuTime(0)
+	srv1, self1, err := cpuTimes(s.pid())
 	if err != nil {
 		return roundResult{}, err
 	}
@@ -311,6 +308,15 @@ func runRound(ctx context.Context, s *server, wire [][]byte, c int, d time.Durat
 	res.requests = len(res.latencies)
 	slices.Sort(res.latencies)
 	return res, ctx.Err()
+}
+
+// cpuTimes samples the server's CPU time and this process's.
+func cpuTimes(pid int) (server, self time.Duration, err error) {
+	if server, err = cpuTime(pid); err != nil {
+		return 0, 0, err
+	}
+	self, err = cpuTime(0)
+	return server, self, err
 }
 
 // worker sends requests until stop, recording each successful one's

@@ -55,6 +55,7 @@ type options struct {
 	users       int
 	opaDefaults bool
 	quick       bool
+	verdictArgs []string
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -70,6 +71,10 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	conc := fs.String("concurrency", "16,64", "comma-separated numbers of concurrent connections")
 	fs.IntVar(&o.requests, "requests", 20000, "requests in the corpus")
 	fs.IntVar(&o.users, "users", 2000, "users (one session token each) in the corpus")
+	fs.Func("verdict-args", "extra flags for verdict serve, space-separated (e.g. --decision-cache-size=0)", func(v string) error {
+		o.verdictArgs = strings.Fields(v)
+		return nil
+	})
 	fs.BoolVar(&o.opaDefaults, "opa-defaults", false, "also measure OPA with its default configuration (no JWT cache)")
 	fs.BoolVar(&o.quick, "quick", false, "a smoke run: 1 round of 1s, 500 requests, 100 users")
 	if err := fs.Parse(args); err != nil {
@@ -197,7 +202,7 @@ func startAll(ctx context.Context, opts options, c *corpus, dir string, core int
 	}
 	policyData := opts.policies + "/data.json"
 	specs := []serverSpec{
-		verdictSpec(opts.verdictBin, jwksPath, opts.policies),
+		verdictSpec(opts.verdictBin, jwksPath, opts.policies, opts.verdictArgs),
 		opaSpec("opa (jwt cache)", opts.opaBin, configPath, opts.benchRego, policyData, keyData),
 	}
 	if opts.opaDefaults {
@@ -230,37 +235,15 @@ func measure(ctx context.Context, opts options, c *corpus, servers []*server, st
 			return err
 		}
 	}
-	verdictWrong := 0
-	for i, s := range servers {
-		res, err := verifyAnswers(ctx, s, wire[i], c.requests, 8)
-		if err != nil {
-			return errors.Join(err, s.exited())
-		}
-		writeVerification(stdout, s.name, res, len(c.requests))
-		if s.name == "verdict" {
-			verdictWrong = res.wrong
-		}
-	}
-	if verdictWrong > 0 {
-		return fmt.Errorf("verdict answered %d of %d requests wrong; not timing it", verdictWrong, len(c.requests))
+	if err := checkAnswers(ctx, c, servers, wire, stdout); err != nil {
+		return err
 	}
 	for _, conc := range opts.concurrency {
-		perServer := make([][]roundStats, len(servers))
-		for round := range opts.rounds {
-			for i, s := range servers {
-				res, err := runRound(ctx, s, wire[i], conc, opts.duration)
-				if err != nil {
-					return errors.Join(fmt.Errorf("%s round %d at c=%d: %w", s.name, round+1, conc, err), s.exited())
-				}
-				st := statsOf(res)
-				perServer[i] = append(perServer[i], st)
-				fmt.Fprintf(stdout, "  c=%-3d round %d %-16s %8.0f req/s  p50 %-8s p99 %-8s CPU/req %s\n", conc, round+1, s.name,
-					st.throughput, formatDuration(st.p50), formatDuration(st.p99), formatDuration(st.cpuPerReq))
-			}
+		sums, err := timeRounds(ctx, opts, conc, servers, wire, stdout)
+		if err != nil {
+			return err
 		}
-		for i, s := range servers {
-			rep.summaries = append(rep.summaries, summarize(s.name, conc, perServer[i]))
-		}
+		rep.summaries = append(rep.summaries, sums...)
 	}
 	for i, s := range servers {
 		after, err := rss(s.pid())
@@ -271,6 +254,52 @@ func measure(ctx context.Context, opts options, c *corpus, servers []*server, st
 	}
 	fmt.Fprintln(stdout)
 	return rep.write(stdout)
+}
+
+// checkAnswers sends every request once to every server and prints the
+// wrong answers; any wrong answer from Verdict is an error.
+func checkAnswers(ctx context.Context, c *corpus, servers []*server, wire [][][]byte, stdout io.Writer) error {
+	verdictWrong := 0
+	for i, s := range servers {
+		res, err := verifyAnswers(ctx, s, wire[i], c.requests, 8)
+		if err != nil {
+			return errors.Join(err, s.exited())
+		}
+		writeVerification(stdout, s.name, res, len(c.requests))
+		if res.wrong > 0 {
+			fmt.Fprintf(stdout, "  %s log (last lines): %s\n", s.name, tail(s.logPath))
+		}
+		if s.name == "verdict" {
+			verdictWrong = res.wrong
+		}
+	}
+	if verdictWrong > 0 {
+		return fmt.Errorf("verdict answered %d of %d requests wrong; not timing it", verdictWrong, len(c.requests))
+	}
+	return nil
+}
+
+// timeRounds alternates the servers round by round (A B A B ...) at one
+// concurrency and returns each server's medians.
+func timeRounds(ctx context.Context, opts options, conc int, servers []*server, wire [][][]byte, stdout io.Writer) ([]summary, error) {
+	perServer := make([][]roundStats, len(servers))
+	for round := range opts.rounds {
+		for i, s := range servers {
+			res, err := runRound(ctx, s, wire[i], conc, opts.duration)
+			if err != nil {
+				return nil, errors.Join(fmt.Errorf("%s round %d at c=%d: %w", s.name, round+1, conc, err), s.exited())
+			}
+			st := statsOf(res)
+			perServer[i] = append(perServer[i], st)
+			fmt.Fprintf(stdout, "  c=%-3d round %d %-16s %8.0f req/s  p50 %-8s p99 %-8s CPU/req %s\n", conc, round+1, s.name,
+				st.throughput, formatDuration(st.p50), formatDuration(st.p99), formatDuration(st.cpuPerReq))
+		}
+	}
+	sums := make([]summary, len(servers))
+	for i, s := range servers {
+		sums[i] = summarize(s.name, conc, perServer[i])
+	}
+	return sums, nil
 }
 
 // writeCorpusSummary prints what the corpus holds.

@@ -55,12 +55,13 @@ type server struct {
 // pid is the server's process id (taskset execs the server in place).
 func (s *server) pid() int { return s.cmd.Process.Pid }
 
-// verdictSpec runs `verdict serve` on the corpus's JWKS file.
-func verdictSpec(bin, jwksPath, policies string) serverSpec {
+// verdictSpec runs `verdict serve` on the corpus's JWKS file, with extra
+// flags.
+func verdictSpec(bin, jwksPath, policies string, extra []string) serverSpec {
 	return serverSpec{
 		name:      "verdict",
 		bin:       bin,
-		args:      []string{"serve", "--addr", "%ADDR%", "--jwks-file", jwksPath, "--policies", policies},
+		args:      append([]string{"serve", "--addr", "%ADDR%", "--jwks-file", jwksPath, "--policies", policies}, extra...),
 		readyPath: "/readyz",
 		checkPath: "/v1/check",
 	}

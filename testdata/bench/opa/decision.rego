@@ -4,8 +4,9 @@
 #
 # The reason codes and their precedence are the contract's: the token's own
 # failures, unauthenticated, unknown_action, no_active_org, tenant_missing,
-# tenant_mismatch, then the action's requirements. Roles and the action
-# catalog come from the same data.json Verdict loads (data.verdict).
+# tenant_mismatch, then the action's requirements, and last the opt-in
+# impersonation rule. Roles, the action catalog and the impersonation
+# switch come from the same data.json Verdict loads (data.verdict).
 package bench
 
 decision := deny("unauthenticated") if {
@@ -25,11 +26,32 @@ decision := deny("unauthenticated") if {
 } else := deny("tenant_mismatch") if {
 	resource_org_slug
 	not resource_org_slug == org_slug
-} else := permission_outcome if {
-	is_key(input.action)
-} else := catalog_outcome
+} else := deny("impersonation_denied") if {
+	outcome.allow
+	impersonation_forbids(input.action)
+} else := outcome
+
+outcome := permission_outcome if is_key(input.action)
+
+else := catalog_outcome
 
 deny(reason) := {"allow": false, "reason": reason}
+
+# The opt-in impersonation rule (data.verdict.impersonation): while an actor
+# impersonates the user, managing system permissions and destructive
+# catalog actions are denied.
+impersonation_forbids(action) if {
+	data.verdict.impersonation.deny_destructive == true
+	impersonated
+	is_system(action)
+	not endswith(action, ":read")
+}
+
+impersonation_forbids(action) if {
+	data.verdict.impersonation.deny_destructive == true
+	impersonated
+	data.verdict.actions[action].destructive == true
+}
 
 known_action if is_key(input.action)
 
