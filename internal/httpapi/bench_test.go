@@ -30,11 +30,11 @@ type benchService struct {
 
 // newBenchService builds the service with the decision cache off: the
 // figures are those of evaluating the policies every time.
-func newBenchService(b *testing.B) *benchService {
+func newBenchService(b testing.TB) *benchService {
 	return newBenchServiceWith(b, authz.Options{})
 }
 
-func newBenchServiceWith(b *testing.B, opts authz.Options) *benchService {
+func newBenchServiceWith(b testing.TB, opts authz.Options) *benchService {
 	b.Helper()
 	issuer, err := devtoken.NewIssuer()
 	if err != nil {
