@@ -18,14 +18,20 @@ outcome := {"allow": true, "reason": "membership", "message": msg} if {
 	count(_entry.requires) == 0
 	msg := _membership_message
 } else := {"allow": false, "reason": code, "message": msg} if {
-	failed := [req | some req in _entry.requires; not requirements.met(req)]
-	count(failed) > 0
-	[_, _, code, req] := min([[requirements.rank[c], i, c, r] | some i, r in failed; c := requirements.deny_code(r)])
+	count(_failed) > 0
+	[_, _, code, req] := min([[requirements.rank[c], i, c, r] | some i, r in _failed; c := requirements.deny_code(r)])
 	msg := sprintf("action %s needs %s; %s", [input.action, requirements.needs(req), requirements.state(req)])
 } else := {"allow": true, "reason": reason, "message": msg} if {
+	# Allows require that nothing failed: should a failed requirement ever
+	# have no deny code, the outcome is undefined (a 500), never an allow.
+	count(_failed) == 0
 	[reason, term] := _grants[0]
 	msg := sprintf("%s, which grants action %s", [requirements.grant_state(term), input.action])
-} else := {"allow": true, "reason": "membership", "message": _membership_message}
+} else := {"allow": true, "reason": "membership", "message": _membership_message} if {
+	count(_failed) == 0
+}
+
+_failed := [req | some req in _entry.requires; not requirements.met(req)]
 
 # The role and permission terms that hold, in catalog order: the first one
 # names the allow.

@@ -282,6 +282,7 @@ func TestStartupErrors(t *testing.T) {
 		{"policies do not compile", []string{"serve", "--jwks-url", "https://x.example/jwks", "--policies", broken}, nil, broken + "/authz.rego:4: rego_parse_error"},
 		{"no such policy dir", []string{"serve", "--jwks-url", "https://x.example/jwks", "--policies", broken + "/nope"}, nil, "load policies"},
 		{"unknown command", []string{"launch"}, nil, "unknown command"},
+		{"secret over cleartext", []string{"serve", "--clerk-secret-key", "sk_test_x", "--clerk-api-url", "http://api.example.com"}, nil, "cleartext"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -318,12 +319,14 @@ func TestPprofOnlyWhenEnabled(t *testing.T) {
 	if addr == "" {
 		t.Fatalf("no pprof listener logged:\n%s", inst.out)
 	}
-	resp, err = http.Get("http://" + addr + "/debug/pprof/cmdline")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("pprof listener /debug/pprof/cmdline = %d, want 200", resp.StatusCode)
+	for path, want := range map[string]int{"/debug/pprof/heap": 200, "/debug/pprof/cmdline": 404} {
+		resp, err = http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("pprof listener %s = %d, want %d", path, resp.StatusCode, want)
+		}
 	}
 }

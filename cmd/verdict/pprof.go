@@ -13,6 +13,7 @@ import (
 
 // pprofServer serves Go's profiling endpoints on their own listener, only
 // when --pprof-addr is given, so they are never reachable on the API port.
+// /debug/pprof/cmdline is left out: it would print --clerk-secret-key.
 type pprofServer struct {
 	ln     net.Listener
 	logger *slog.Logger
@@ -34,7 +35,6 @@ func listenPprof(addr string, logger *slog.Logger) (*pprofServer, error) {
 func (p *pprofServer) run(ctx context.Context) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)

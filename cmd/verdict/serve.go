@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -90,7 +91,7 @@ func loadKeys(c keyConfig, logger *slog.Logger) (authn.KeySet, func(context.Cont
 		return r, r.Run, nil
 	default:
 		base := strings.TrimRight(c.ClerkAPIURL, "/")
-		if err := checkURL(base); err != nil {
+		if err := checkSecretURL(base); err != nil {
 			return nil, nil, fmt.Errorf("--clerk-api-url: %w", err)
 		}
 		r := authn.NewRemoteJWKS(authn.RemoteOptions{
@@ -115,4 +116,20 @@ func checkURL(raw string) error {
 		return fmt.Errorf("%q is not an http(s) URL", raw)
 	}
 	return nil
+}
+
+// checkSecretURL accepts https, or plain http to a loopback host only (a
+// local stand-in for the Backend API): the secret key travels in a header.
+func checkSecretURL(raw string) error {
+	if err := checkURL(raw); err != nil {
+		return err
+	}
+	u, _ := url.Parse(raw)
+	if u.Scheme == "https" {
+		return nil
+	}
+	if ip := net.ParseIP(u.Hostname()); u.Hostname() == "localhost" || ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%q would send the secret key in cleartext: use https", raw)
 }

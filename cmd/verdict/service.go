@@ -104,9 +104,12 @@ func (s *service) serve(ctx context.Context, cfg serviceConfig, extra []httpapi.
 	})
 
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	// Stop the background tasks whichever way serving ends, then wait.
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
 	if s.watchPolicies {
 		wg.Go(func() { s.engine.Watch(ctx, policyPollInterval) })
 	}

@@ -163,7 +163,9 @@ func (d *Decider) decide(ctx context.Context, s Session, c Check) (Decision, err
 // under the current revision, and evaluates the policies otherwise.
 func (d *Decider) evaluate(ctx context.Context, s Session, c Check) (Outcome, string, error) {
 	in := Input{Principal: s.Principal, Check: c}
-	if d.cache == nil {
+	if d.cache == nil || (s.token == "" && s.Principal.Authenticated) {
+		// A principal without its token (SessionFor) has nothing that
+		// identifies it in a cache key.
 		return d.policies.Evaluate(ctx, in)
 	}
 	revision := d.policies.Revision()

@@ -223,3 +223,20 @@ func TestDecisionCache(t *testing.T) {
 		t.Error("a non-deterministic outcome was cached")
 	}
 }
+
+// TestDecisionCacheNeedsAToken: a session built from a principal alone
+// (verdict check --claims) has no token to key the cache with, so it is
+// never cached: otherwise two such principals would share entries.
+func TestDecisionCacheNeedsAToken(t *testing.T) {
+	t.Parallel()
+	policies := &countingPolicies{revision: "sha256:a", deterministic: true}
+	d := authz.NewDecider(nil, policies, nil, authz.Options{DecisionCacheSize: 100})
+	for _, p := range []authz.Principal{member, {Authenticated: true, UserID: "user_2", OrgID: "org_2"}} {
+		if _, err := d.Decide(context.Background(), authz.SessionFor(p), authz.Check{Action: "tasks:read"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if policies.evaluations != 2 {
+		t.Errorf("two principals without tokens: %d evaluations, want 2", policies.evaluations)
+	}
+}

@@ -118,30 +118,34 @@ func compile(ctx context.Context, s snapshot) (*revision, error) {
 	return rev, nil
 }
 
-// deterministic reports whether no rule of the compiled policies calls a
-// non-deterministic builtin (http.send, time.now_ns, rand.intn, ...), so
-// that equal inputs always get equal decisions.
+// clockReaders are builtins that read the wall clock although OPA does not
+// mark them non-deterministic (certificate validity is checked against now).
+var clockReaders = map[string]bool{
+	"crypto.x509.parse_and_verify_certificates":              true,
+	"crypto.x509.parse_and_verify_certificates_with_options": true,
+}
+
+// deterministic reports whether the compiled policies can never reach a
+// builtin whose result is not a function of its arguments (http.send,
+// time.now_ns, rand.intn, uuid.rfc4122, certificate checks against the
+// clock, ...), so that equal inputs always get equal decisions. Every
+// reference is checked, not only call operators, so a builtin brought in
+// by `with f as uuid.rfc4122` counts too.
 func deterministic(compiler *ast.Compiler) bool {
 	found := false
-	nondeterministic := func(op ast.Value) bool {
-		b, ok := ast.BuiltinMap[op.String()]
-		return ok && b.Nondeterministic
-	}
 	for _, m := range compiler.Modules {
-		ast.WalkTerms(m, func(t *ast.Term) bool {
-			if call, ok := t.Value.(ast.Call); ok && len(call) > 0 && nondeterministic(call[0].Value) {
+		ast.WalkRefs(m, func(r ast.Ref) bool {
+			name := r.String()
+			if b, ok := ast.BuiltinMap[name]; ok && b.Nondeterministic || clockReaders[name] {
 				found = true
 			}
 			return found
 		})
-		ast.WalkExprs(m, func(e *ast.Expr) bool {
-			if e.IsCall() && nondeterministic(e.Operator()) {
-				found = true
-			}
-			return found
-		})
+		if found {
+			return false
+		}
 	}
-	return !found
+	return true
 }
 
 // dataProblems evaluates ProblemsQuery; an undefined result (policies

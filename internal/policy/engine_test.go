@@ -358,3 +358,29 @@ func TestCatalogProblemsRefuseTheRevision(t *testing.T) {
 		t.Errorf("Load with a misspelled term = %v, want a CompileError", err)
 	}
 }
+
+// TestDeterminismSeesEveryReference: builtins brought in through `with`,
+// and certificate checks that read the clock, make a policy set
+// non-deterministic too.
+func TestDeterminismSeesEveryReference(t *testing.T) {
+	t.Parallel()
+	for name, src := range map[string]string{
+		"with replacement": `package verdict.authz
+
+decision := {"allow": true, "reason": id, "message": "m"} if id := f("a") with f as uuid.rfc4122
+
+f(x) := x`,
+		"certificate check": `package verdict.authz
+
+decision := {"allow": count(crypto.x509.parse_and_verify_certificates(input.action)[1]) > 0, "reason": "certs", "message": "m"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := load(t, writePolicies(t, map[string]string{"authz.rego": src}), policy.Options{})
+			out, _, _ := e.Evaluate(context.Background(), adminInput("org:admin"))
+			if out.Deterministic {
+				t.Errorf("Deterministic = true, want false")
+			}
+		})
+	}
+}

@@ -131,7 +131,9 @@ func resourceObject(r *authz.Resource) (ast.Object, error) {
 	putString(obj, keyOrgID, r.OrgID)
 	putString(obj, keyOrgSlug, r.OrgSlug)
 	putString(obj, keyOwnerID, r.OwnerID)
-	if r.Attributes != nil {
+	// Empty attributes are left out, as in the resource's JSON form, which
+	// keys the decision cache: equal keys must mean equal inputs.
+	if len(r.Attributes) > 0 {
 		attrs, err := anyObject(r.Attributes)
 		if err != nil {
 			return nil, fmt.Errorf("resource attributes: %w", err)
