@@ -15,22 +15,32 @@ import (
 // must be JSON (415), the body at most limit bytes (413), a single value
 // with no unknown fields and no wrong types (400).
 func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any) error {
-	if err := requireJSON(r.Header.Get("Content-Type")); err != nil {
+	body, err := readJSONBody(w, r, limit)
+	if err != nil {
 		return err
+	}
+	return unmarshalStrict(body, dst)
+}
+
+// readJSONBody checks the content type (415) and reads at most limit bytes
+// of body (413).
+func readJSONBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if err := requireJSON(r.Header.Get("Content-Type")); err != nil {
+		return nil, err
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return &Error{
+			return nil, &Error{
 				Status:  http.StatusRequestEntityTooLarge,
 				Code:    codePayloadTooLarge,
 				Message: fmt.Sprintf("request body is larger than %d bytes", limit),
 			}
 		}
-		return badRequest("could not read the request body")
+		return nil, badRequest("could not read the request body")
 	}
-	return unmarshalStrict(body, dst)
+	return body, nil
 }
 
 // unmarshalStrict decodes exactly one JSON value into dst, refusing unknown

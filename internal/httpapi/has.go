@@ -1,31 +1,70 @@
 package httpapi
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
+
+	"github.com/verdict-pdp/verdict/internal/authz"
 )
 
+// hasRequest is read leniently, as the contract wants for /v1/has: only
+// malformed JSON or a missing or non-object check is a 400. Other fields
+// are ignored, and a check field of the wrong type is Clerk's "false".
 type hasRequest struct {
-	Token string `json:"token"`
-	// Check is the object Clerk's has() takes. Its fields are not typed
-	// here: a field of the wrong type is Clerk's "false", not a 400.
-	Check *map[string]any `json:"check"`
+	Token json.RawMessage `json:"token"`
+	Check json.RawMessage `json:"check"`
 }
 
 // handleHas serves POST /v1/has: Clerk's has() answered for a token.
 func (s *server) handleHas() http.Handler {
 	return s.endpoint(func(w http.ResponseWriter, r *http.Request) error {
-		var req hasRequest
-		if err := decodeJSON(w, r, s.limits.MaxBodyBytes, &req); err != nil {
+		body, err := readJSONBody(w, r, s.limits.MaxBodyBytes)
+		if err != nil {
 			return err
 		}
-		if req.Check == nil || *req.Check == nil {
+		var req hasRequest
+		if err := unmarshalLenient(body, &req); err != nil {
+			return err
+		}
+		var check map[string]any
+		if !isJSONObject(req.Check) || unmarshalLenient(req.Check, &check) != nil {
 			return badRequest(`"check" is required and must be an object`)
 		}
-		answer, err := s.decider.Has(r.Context(), req.Token, *req.Check)
+		var token string
+		if !isJSONNull(req.Token) && json.Unmarshal(req.Token, &token) != nil {
+			writeJSON(w, http.StatusOK, authz.HasAnswer{Reason: authz.ReasonTokenInvalid, Message: "token must be a string"})
+			return nil
+		}
+		answer, err := s.decider.Has(r.Context(), token, check)
 		if err != nil {
 			return internalError(err)
 		}
 		writeJSON(w, http.StatusOK, answer)
 		return nil
 	})
+}
+
+// unmarshalLenient decodes one JSON object, ignoring unknown fields;
+// numbers stay exact.
+func unmarshalLenient(b []byte, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(dst); err != nil {
+		return badRequest(describeJSONError(err))
+	}
+	if dec.More() {
+		return badRequest("request body holds more than one JSON value")
+	}
+	return nil
+}
+
+func isJSONObject(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) > 0 && raw[0] == '{'
+}
+
+func isJSONNull(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) == 0 || string(raw) == "null"
 }
