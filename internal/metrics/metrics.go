@@ -2,13 +2,15 @@
 // the four series the contract pins (decisions, decision latency, token
 // verifications, policy reloads) plus the Go and process collectors.
 //
-// Label values are bounded by construction: reason codes come from policies
-// and are folded to "other" when they are not well-formed codes, and no
-// label ever carries a user, organization or token.
+// Label values are bounded by construction: a reason label is one of the
+// contract's codes or one of at most 32 further well-formed codes the
+// policies produce, else "other"; no label ever carries a user,
+// organization or token.
 package metrics
 
 import (
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +28,7 @@ type Metrics struct {
 	reloads       *prometheus.CounterVec
 	tokenCache    *prometheus.CounterVec
 	decisionCache *prometheus.CounterVec
+	reasons       reasonLabels
 }
 
 // New creates the collectors and registers them, with the Go and process
@@ -34,6 +37,7 @@ func New() *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
 		gatherer: reg,
+		reasons:  reasonLabels{custom: map[string]bool{}},
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "verdict_decisions_total",
 			Help: "Decisions answered, by outcome and reason code.",
@@ -95,7 +99,7 @@ func (m *Metrics) ObserveDecision(allow bool, reason string, elapsed time.Durati
 	if allow {
 		decision = "allow"
 	}
-	m.decisions.WithLabelValues(decision, boundedReason(reason)).Inc()
+	m.decisions.WithLabelValues(decision, m.reasons.label(reason)).Inc()
 	m.duration.Observe(elapsed.Seconds())
 }
 
@@ -131,20 +135,60 @@ func hitOrMiss(hit bool) string {
 }
 
 // maxReasonLen bounds a reason label. Reason codes are short snake_case
-// words; anything else (a policy echoing input into its reason, say) would
-// make the label set unbounded.
+// words; anything else (a policy echoing input into its reason, say) is
+// folded to "other".
 const maxReasonLen = 40
 
-// boundedReason returns reason when it looks like a reason code and "other"
-// otherwise, so a policy cannot mint a label value per user or request.
-func boundedReason(reason string) string {
-	if reason == "" || len(reason) > maxReasonLen {
+// maxCustomReasons bounds how many codes beyond the contract's a policy
+// set may add to the reason label before further ones count as "other".
+const maxCustomReasons = 32
+
+// contractReasons are the codes the contract pins, and the default
+// policies' allow codes: always their own label value.
+var contractReasons = map[string]bool{
+	"token_expired": true, "token_invalid": true, "session_pending": true,
+	"unauthenticated": true, "unknown_action": true, "no_active_org": true,
+	"tenant_missing": true, "tenant_mismatch": true, "missing_role": true,
+	"missing_permission": true, "missing_feature": true, "missing_plan": true,
+	"reverification_required": true, "impersonation_denied": true,
+	"role": true, "permission": true, "membership": true,
+}
+
+// reasonLabels keeps the reason label bounded: the contract's codes, plus
+// the first maxCustomReasons well-formed codes the policies produce; any
+// other value is "other", so no policy can mint a label per user or request.
+type reasonLabels struct {
+	mu     sync.Mutex
+	custom map[string]bool
+}
+
+func (l *reasonLabels) label(reason string) string {
+	if contractReasons[reason] {
+		return reason
+	}
+	if !wellFormedReason(reason) {
 		return "other"
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.custom[reason] {
+		return reason
+	}
+	if len(l.custom) < maxCustomReasons {
+		l.custom[reason] = true
+		return reason
+	}
+	return "other"
+}
+
+func wellFormedReason(reason string) bool {
+	if reason == "" || len(reason) > maxReasonLen {
+		return false
 	}
 	for _, c := range reason {
 		if (c < 'a' || c > 'z') && c != '_' && (c < '0' || c > '9') {
-			return "other"
+			return false
 		}
 	}
-	return reason
+	return true
 }

@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"errors"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -53,5 +54,28 @@ func TestRuntimeCollectors(t *testing.T) {
 	}
 	if !goSeen || !processSeen {
 		t.Errorf("go collector present = %v, process collector present = %v; want both", goSeen, processSeen)
+	}
+}
+
+// TestReasonLabelsStayBounded: a policy that puts a new code in every
+// reason cannot grow the label set past the contract's codes and a fixed
+// number of custom ones.
+func TestReasonLabelsStayBounded(t *testing.T) {
+	t.Parallel()
+	m := metrics.New()
+	for i := range 1000 {
+		m.ObserveDecision(false, "custom_"+strconv.Itoa(i), time.Microsecond)
+	}
+	m.ObserveDecision(false, "tenant_mismatch", time.Microsecond)
+	families, err := m.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == "verdict_decisions_total" {
+			if n := len(f.GetMetric()); n > 34 {
+				t.Errorf("verdict_decisions_total has %d series, want at most 34", n)
+			}
+		}
 	}
 }
