@@ -1,9 +1,13 @@
 package policy
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
+	"strconv"
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -95,7 +99,7 @@ func compile(ctx context.Context, s snapshot) (*revision, error) {
 	if err != nil {
 		return nil, asCompileError(err, s)
 	}
-	if problems, err := dataProblems(ctx, compiler, store); err != nil {
+	if problems, err := dataProblems(ctx, compiler, store, s); err != nil {
 		return nil, asCompileError(err, s)
 	} else if len(problems) > 0 {
 		return nil, &CompileError{Problems: problems}
@@ -149,8 +153,9 @@ func deterministic(compiler *ast.Compiler) bool {
 }
 
 // dataProblems evaluates ProblemsQuery; an undefined result (policies
-// without a catalog) is no problem.
-func dataProblems(ctx context.Context, compiler *ast.Compiler, store storage.Store) ([]Problem, error) {
+// without a catalog) is no problem. Each problem that names a catalog entry
+// is placed at the entry's line in the data file that holds the catalog.
+func dataProblems(ctx context.Context, compiler *ast.Compiler, store storage.Store, s snapshot) ([]Problem, error) {
 	rs, err := rego.New(
 		rego.Query(ProblemsQuery),
 		rego.Compiler(compiler),
@@ -164,9 +169,14 @@ func dataProblems(ctx context.Context, compiler *ast.Compiler, store storage.Sto
 	if !ok {
 		return []Problem{{Message: fmt.Sprintf("%s is %T, want a set of messages", ProblemsQuery, rs[0].Expressions[0].Value)}}, nil
 	}
+	catalog := s.catalogFile()
 	problems := make([]Problem, len(values))
 	for i, v := range values {
-		problems[i] = Problem{Message: fmt.Sprintf("%s: %v", ProblemsQuery, v)}
+		msg := fmt.Sprint(v)
+		problems[i] = Problem{File: catalog, Message: msg}
+		if entry, _, ok := strings.Cut(strings.TrimPrefix(msg, "catalog entry "), ": "); ok && catalog != "" {
+			problems[i].Line = lineOf(s.files[catalog], []byte(strconv.Quote(entry)))
+		}
 	}
 	return problems, nil
 }
@@ -204,11 +214,28 @@ func asCompileError(err error, s snapshot) *CompileError {
 	return &out
 }
 
+// fileProblem attributes a loader message ("data.json: invalid
+// character...") to its file, and for a JSON syntax error to its line.
 func fileProblem(msg string, s snapshot) Problem {
-	for name := range s.files {
+	for name, b := range s.files {
 		if rest, ok := strings.CutPrefix(msg, name+": "); ok {
-			return Problem{File: name, Message: rest}
+			p := Problem{File: name, Message: rest}
+			var syntax *json.SyntaxError
+			if path.Ext(name) == ".json" && errors.As(json.Unmarshal(b, new(any)), &syntax) {
+				p.Line = bytes.Count(b[:syntax.Offset], []byte{'\n'}) + 1
+			}
+			return p
 		}
 	}
 	return Problem{Message: msg}
+}
+
+// lineOf is the 1-based line of the first occurrence of needle in b, 0 when
+// there is none.
+func lineOf(b, needle []byte) int {
+	i := bytes.Index(b, needle)
+	if i < 0 {
+		return 0
+	}
+	return bytes.Count(b[:i], []byte{'\n'}) + 1
 }

@@ -168,7 +168,7 @@ func TestLoadRefusesBrokenPolicies(t *testing.T) {
 		{
 			name:  "bad data file",
 			files: map[string]string{"authz.rego": allowAdmins, "data.json": "{not json"},
-			want:  policy.Problem{File: "policies/data.json"},
+			want:  policy.Problem{File: "policies/data.json", Line: 1},
 		},
 	}
 	for _, tt := range tests {
@@ -350,6 +350,9 @@ func TestCatalogProblemsRefuseTheRevision(t *testing.T) {
 	var ce *policy.CompileError
 	if !errors.As(err, &ce) || !strings.Contains(ce.Error(), "catalog entry") || !strings.Contains(ce.Error(), "rolle") {
 		t.Fatalf("Reload with a misspelled term = %v, want a CompileError naming the entry and the term", err)
+	}
+	if p := ce.Problems[0]; p.File != "data.json" || p.Line == 0 {
+		t.Errorf("catalog problem at %s:%d, want data.json with the entry's line", p.File, p.Line)
 	}
 	if e.Revision() != good {
 		t.Error("a refused catalog replaced the serving revision")

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -99,4 +100,22 @@ func (s snapshot) fs() fs.FS {
 		m[name] = &fstest.MapFile{Data: b, Mode: 0o444}
 	}
 	return m
+}
+
+// catalogFile names the data file that holds the action catalog: the first,
+// in name order, whose text has an "actions" key. "" when there is none.
+func (s snapshot) catalogFile() string {
+	var names []string
+	for name := range s.files {
+		if ext := path.Ext(name); ext == ".json" || ext == ".yaml" || ext == ".yml" {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if bytes.Contains(s.files[name], []byte(`"actions"`)) || bytes.Contains(s.files[name], []byte("actions:")) {
+			return name
+		}
+	}
+	return ""
 }
