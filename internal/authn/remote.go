@@ -121,8 +121,16 @@ func (r *RemoteJWKS) cached(kid string) *rsa.PublicKey {
 // caller has just fetched (or is fetching) it. A failed fetch is not the
 // caller's error: it is logged and the cached keys decide.
 func (r *RemoteJWKS) refetchFor(ctx context.Context, kid string) error {
-	if err := r.acquire(ctx); err != nil {
-		return err
+	// Wait for a fetch in progress only briefly: while the endpoint is slow
+	// or down, requests must not queue up behind it. Without the fetch the
+	// cached keys decide (an unknown kid is then an invalid token).
+	waitCtx, cancel := context.WithTimeout(ctx, maxRefetchWait)
+	defer cancel()
+	if err := r.acquire(waitCtx); err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		return nil
 	}
 	defer r.release()
 	if r.cached(kid) != nil || r.opts.Now().Sub(r.lastAttempt) < r.opts.MinRefreshInterval {
@@ -159,8 +167,10 @@ func (r *RemoteJWKS) release() { <-r.fetching }
 // A successful fetch replaces the cache, so keys removed from the JWKS stop
 // verifying.
 func (r *RemoteJWKS) fetchLocked(ctx context.Context) error {
-	r.lastAttempt = r.opts.Now()
 	keys, err := r.fetch(ctx)
+	// Stamped when the fetch ends, so that callers who waited for it do not
+	// start another one at once.
+	r.lastAttempt = r.opts.Now()
 	if err != nil {
 		return fmt.Errorf("refresh jwks from %s: %w", r.opts.URL, err)
 	}
@@ -197,6 +207,10 @@ func (r *RemoteJWKS) fetch(ctx context.Context) (map[string]*rsa.PublicKey, erro
 	}
 	return parseJWKSKeys(body)
 }
+
+// maxRefetchWait bounds how long a request with an unknown kid waits for a
+// JWKS fetch already in progress.
+const maxRefetchWait = 2 * time.Second
 
 // Backoff bounds for Run's retries after a failed fetch.
 const (

@@ -288,3 +288,55 @@ func TestRemoteJWKSMissingKidFetchesNothing(t *testing.T) {
 		t.Errorf("server hits = %d, want 0", got)
 	}
 }
+
+// TestRemoteJWKSSlowEndpointDoesNotQueueRequests: while a refetch hangs,
+// other tokens with unknown kids wait at most briefly and are rejected with
+// the cached keys, instead of queuing behind the fetch.
+func TestRemoteJWKSSlowEndpointDoesNotQueueRequests(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var fetches atomic.Int64
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fetches.Add(1) > 1 {
+			select { // hang every refetch until the test ends
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+		_, _ = w.Write(f.iss.JWKS())
+	}))
+	t.Cleanup(func() { close(release); srv.Close() })
+	var later atomic.Bool // after the first load, the clock is past the refetch interval
+	remote := authn.NewRemoteJWKS(authn.RemoteOptions{
+		URL:    srv.URL,
+		Client: &http.Client{Timeout: 3 * time.Second},
+		Now: func() time.Time {
+			if later.Load() {
+				return time.Now().Add(2 * time.Second)
+			}
+			return time.Now()
+		},
+	})
+	if err := remote.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	later.Store(true)
+	v := verifier(remote, nil)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Go(func() {
+			token := f.sign(t, func(h map[string]any) { h["kid"] = fmt.Sprintf("rotated-%d", i) }, nil)
+			_, err := v.Authenticate(context.Background(), token)
+			checkRejection(t, err, authz.ReasonTokenInvalid, token)
+		})
+	}
+	wg.Wait()
+	if elapsed := time.Since(start); elapsed > 6*time.Second {
+		t.Errorf("10 unknown kids against a hanging endpoint took %s, want about one fetch timeout (3 s)", elapsed)
+	}
+	if n := fetches.Load(); n > 2 {
+		t.Errorf("%d fetches, want at most 2", n)
+	}
+}
