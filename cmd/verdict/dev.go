@@ -44,7 +44,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return fmt.Errorf("load dev JWKS: %w", err)
 	}
-	logger := slog.New(slog.NewTextHandler(stdout, nil))
+	logger := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	svc, err := newService(ctx, logger, src, keys, verifyConfig{ClockSkew: defaultClockSkew, TokenCacheSize: defaultTokenCacheSize, DecisionCacheSize: defaultDecisionCacheSize})
 	if err != nil {
 		return err

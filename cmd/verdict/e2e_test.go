@@ -330,3 +330,43 @@ func TestPprofOnlyWhenEnabled(t *testing.T) {
 		}
 	}
 }
+
+// TestDebugLogs: at debug level every request and decision is logged with
+// its ids, and no log line ever holds the token.
+func TestDebugLogs(t *testing.T) {
+	t.Parallel()
+	inst := startServe(t, "--log-level", "debug")
+	token := inst.mint(t, v1Admin)
+	req, err := http.NewRequest(http.MethodPost, inst.base+"/v1/check", strings.NewReader(`{"token":"`+token+`","action":"tasks:read","resource":{"org_id":"org_A"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Request-Id", "req-42")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d decision
+	if err := decodeBody(resp, &d); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("X-Request-Id"); got != "req-42" {
+		t.Errorf("X-Request-Id = %q, want the caller's", got)
+	}
+	var sawRequest, sawDecision bool
+	// The access log line is written once the response is on its way.
+	for deadline := time.Now().Add(2 * time.Second); !(sawRequest && sawDecision) && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		for _, rec := range inst.out.logLines() {
+			sawRequest = sawRequest || rec["msg"] == "request" && rec["request_id"] == "req-42" && rec["status"] == float64(200)
+			sawDecision = sawDecision || rec["msg"] == "decision" && rec["decision_id"] == d.DecisionID && rec["reason"] == "membership"
+		}
+	}
+	if !sawRequest || !sawDecision {
+		t.Errorf("request logged %v, decision logged %v; want both:\n%s", sawRequest, sawDecision, inst.out)
+	}
+	if strings.Contains(inst.out.String(), token) {
+		t.Error("a log line holds the token")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 )
@@ -32,6 +33,9 @@ type serviceConfig struct {
 	ShutdownDelay time.Duration
 	// PprofAddr, when set, serves /debug/pprof on its own listener.
 	PprofAddr string
+	// LogLevel is the least severe level logged; debug adds a line per
+	// request and per decision.
+	LogLevel slog.Level
 	Keys      keyConfig
 	Verify    verifyConfig
 }
@@ -69,6 +73,7 @@ func addServerFlags(fs *flag.FlagSet, c *serviceConfig) {
 	fs.StringVar(&c.Policies, "policies", defaultPolicies, "directory of .rego and data files, watched for changes")
 	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", 0, "on shutdown, keep serving this long after /readyz turns 503")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve /debug/pprof on this separate address (off when empty)")
+	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "debug, info, warn or error; debug logs every request and decision (never tokens)")
 }
 
 func addKeyFlags(fs *flag.FlagSet, c *serviceConfig) {

@@ -50,6 +50,7 @@ func (s *server) handleCheck() http.Handler {
 		if err != nil {
 			return internalError(err)
 		}
+		s.logDecision(r, c, d)
 		writeJSON(w, http.StatusOK, d)
 		return nil
 	})
@@ -96,7 +97,18 @@ func (s *server) handleBatch() http.Handler {
 		if err != nil {
 			return internalError(err)
 		}
+		for i, d := range results {
+			s.logDecision(r, checks[i], d)
+		}
 		writeJSON(w, http.StatusOK, batchResponse{Results: results})
 		return nil
 	})
+}
+
+// logDecision logs a decision at debug level: its id (which the caller
+// got), the action, the answer and the policy revision; never the token.
+func (s *server) logDecision(r *http.Request, c authz.Check, d authz.Decision) {
+	s.logger.DebugContext(r.Context(), "decision", "decision_id", d.DecisionID, "action", c.Action,
+		"allow", d.Allow, "reason", d.Reason, "policy_revision", d.PolicyRevision,
+		"request_id", requestIDFrom(r.Context()))
 }

@@ -59,13 +59,14 @@ type errorBody struct {
 
 // writeError renders err as the JSON envelope. It is the only place that
 // maps errors to statuses; anything that is not an *Error is internal.
-func writeError(w http.ResponseWriter, logger *slog.Logger, err error) {
+func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	var e *Error
 	if !errors.As(err, &e) {
 		e = internalError(err)
 	}
 	if e.Status >= http.StatusInternalServerError {
-		logger.Error("request failed", "status", e.Status, "error", e.Error())
+		logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path,
+			"status", e.Status, "error", e.Error(), "request_id", requestIDFrom(r.Context()))
 	}
 	var body errorBody
 	body.Error.Code = e.Code

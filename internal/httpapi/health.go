@@ -33,7 +33,7 @@ func (s *server) handleReadyz() http.Handler {
 
 func (s *server) handleNotFound() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, s.logger, &Error{
+		writeError(w, r, s.logger, &Error{
 			Status:  http.StatusNotFound,
 			Code:    codeNotFound,
 			Message: fmt.Sprintf("no endpoint at %s", r.URL.Path),
@@ -43,7 +43,7 @@ func (s *server) handleNotFound() http.HandlerFunc {
 
 func (s *server) handleMethodNotAllowed() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, s.logger, &Error{
+		writeError(w, r, s.logger, &Error{
 			Status:  http.StatusMethodNotAllowed,
 			Code:    codeMethodNotAllowed,
 			Message: fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path),
@@ -65,7 +65,7 @@ func recoverer(logger *slog.Logger) func(http.Handler) http.Handler {
 					panic(rec) // the server's own signal to abort the response
 				}
 				logger.Error("panic while serving", "path", r.URL.Path, "panic", fmt.Sprint(rec), "stack", string(debug.Stack()))
-				writeError(w, logger, internalError(fmt.Errorf("panic: %v", rec)))
+				writeError(w, r, logger, internalError(fmt.Errorf("panic: %v", rec)))
 			}()
 			next.ServeHTTP(w, r)
 		})

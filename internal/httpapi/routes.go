@@ -56,7 +56,7 @@ func New(d Deps) http.Handler {
 	s := &server{decider: d.Decider, ready: d.Ready, logger: d.Logger, limits: d.Limits}
 
 	r := chi.NewRouter()
-	r.Use(recoverer(d.Logger))
+	r.Use(recoverer(d.Logger), requestID, accessLog(d.Logger))
 	r.NotFound(s.handleNotFound())
 	r.MethodNotAllowed(s.handleMethodNotAllowed())
 
@@ -78,7 +78,7 @@ func New(d Deps) http.Handler {
 func (s *server) endpoint(h func(http.ResponseWriter, *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
-			writeError(w, s.logger, err)
+			writeError(w, r, s.logger, err)
 		}
 	})
 }
