@@ -36,8 +36,8 @@ type serviceConfig struct {
 	// LogLevel is the least severe level logged; debug adds a line per
 	// request and per decision.
 	LogLevel slog.Level
-	Keys      keyConfig
-	Verify    verifyConfig
+	Keys     keyConfig
+	Verify   verifyConfig
 }
 
 // keyConfig names where verification keys come from; exactly one is set.
