@@ -93,10 +93,10 @@ func (v *Verifier) Authenticate(ctx context.Context, token string) (authz.Princi
 	key := tokenKey(sha256.Sum256([]byte(token)))
 	now := v.now().UnixMilli()
 	dead := now - v.skew.Milliseconds()
-	if e, ok := v.cache.get(key); ok {
+	if e, ok := v.cache.Get(key); ok {
 		v.lookups(true)
 		if e.expMillis <= dead {
-			v.cache.drop(key)
+			v.cache.Delete(key)
 			return authz.Principal{}, errExpired
 		}
 		return e.principal, nil
@@ -107,7 +107,8 @@ func (v *Verifier) Authenticate(ctx context.Context, token string) (authz.Princi
 		// Every request with this token shares the memo, and with it what
 		// the policy engine derives from the principal.
 		p.Memo = new(authz.Memo)
-		v.cache.put(key, cacheEntry{principal: p, expMillis: p.ExpiresAt.UnixMilli()}, dead)
+		v.cache.Put(key, cacheEntry{principal: p, expMillis: p.ExpiresAt.UnixMilli()},
+			func(e cacheEntry) bool { return e.expMillis <= dead })
 	}
 	return p, err
 }
@@ -117,7 +118,7 @@ func (v *Verifier) CachedTokens() int {
 	if v.cache == nil {
 		return 0
 	}
-	return v.cache.len()
+	return v.cache.Len()
 }
 
 // verify checks a token from scratch.

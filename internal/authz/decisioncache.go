@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"hash"
 	"sync"
+
+	"github.com/verdict-pdp/verdict/internal/boundedmap"
 )
 
 // cacheKey identifies one exact decision input: the SHA-256 of the policy
@@ -18,17 +20,16 @@ type cacheKey [sha256.Size]byte
 // deterministic (no time, randomness or network) are ever stored, so a hit
 // is exactly what evaluating again would give. A new revision empties it.
 type decisionCache struct {
-	mu       sync.RWMutex
-	revision string
-	entries  map[cacheKey]Outcome
-	max      int
-	hashers  sync.Pool
+	entries *boundedmap.Map[cacheKey, Outcome]
+	hashers sync.Pool
+
+	mu       sync.Mutex
+	revision string // of the entries held
 }
 
 func newDecisionCache(max int) *decisionCache {
 	return &decisionCache{
-		entries: make(map[cacheKey]Outcome, min(max, 1024)),
-		max:     max,
+		entries: boundedmap.New[cacheKey, Outcome](max),
 		hashers: sync.Pool{New: func() any { return sha256.New() }},
 	}
 }
@@ -62,29 +63,17 @@ func writeField(h hash.Hash, b []byte) {
 	h.Write(b)
 }
 
-func (c *decisionCache) get(k cacheKey) (Outcome, bool) {
-	c.mu.RLock()
-	out, ok := c.entries[k]
-	c.mu.RUnlock()
-	return out, ok
-}
+func (c *decisionCache) get(k cacheKey) (Outcome, bool) { return c.entries.Get(k) }
 
-// put stores an outcome of revision, dropping everything of older revisions
-// first; when full it drops an arbitrary eighth (map order is random).
+// put stores an outcome of revision. The first outcome of a new revision
+// empties the cache: older entries could never be hit again (the revision
+// is part of every key), they would only take room.
 func (c *decisionCache) put(revision string, k cacheKey, out Outcome) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if revision != c.revision {
-		clear(c.entries)
+		c.entries.Clear()
 		c.revision = revision
 	}
-	if len(c.entries) >= c.max {
-		for key := range c.entries {
-			if len(c.entries) <= c.max-c.max/8-1 {
-				break
-			}
-			delete(c.entries, key)
-		}
-	}
-	c.entries[k] = out
+	c.mu.Unlock()
+	c.entries.Put(k, out, nil)
 }
