@@ -266,12 +266,13 @@ func TestRemoteJWKSNeverLoadedIsInternal(t *testing.T) {
 	f := newFixture(t)
 	s := newJWKSServer(t, f.iss.JWKS())
 	s.failing.Store(true)
-	v := verifier(newRemote(s, nil, nil), nil)
+	remote := newRemote(s, nil, nil)
+	v := verifier(remote, nil)
 	_, err := v.Authenticate(context.Background(), f.sign(t, nil, nil))
 	if _, isToken := authz.AsTokenError(err); isToken || !errors.Is(err, authz.ErrNoKeys) {
 		t.Errorf("Authenticate() error = %v, want a plain error wrapping ErrNoKeys", err)
 	}
-	if v.Ready() {
+	if remote.Ready() {
 		t.Error("Ready() = true, want false")
 	}
 }

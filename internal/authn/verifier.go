@@ -72,8 +72,6 @@ func NewVerifier(cfg Config) *Verifier {
 	return v
 }
 
-// Ready reports whether a verification key is loaded.
-func (v *Verifier) Ready() bool { return v.keys != nil && v.keys.Ready() }
 
 // Authenticate verifies token and returns its principal. A rejected token
 // gives an *authz.TokenError (token_expired or token_invalid); a failure of

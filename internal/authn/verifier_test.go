@@ -183,7 +183,7 @@ func TestAuthenticateKeySourceFailureIsInternal(t *testing.T) {
 		if _, isToken := authz.AsTokenError(err); isToken || !errors.Is(err, authz.ErrNoKeys) {
 			t.Errorf("%s: Authenticate() error = %v, want a plain error wrapping ErrNoKeys", name, err)
 		}
-		if v.Ready() {
+		if keys != nil && keys.Ready() {
 			t.Errorf("%s: Ready() = true, want false", name)
 		}
 	}

@@ -24,6 +24,8 @@ func (c checkFields) check(where string) (authz.Check, error) {
 	return authz.Check{Action: *c.Action, Resource: c.Resource, Context: c.Context}, nil
 }
 
+// checkRequest spells out checkFields rather than embedding it, so that a
+// decode error names "action", not "checkFields.action".
 type checkRequest struct {
 	Token    string          `json:"token"`
 	Action   *string         `json:"action"`
