@@ -72,7 +72,6 @@ func NewVerifier(cfg Config) *Verifier {
 	return v
 }
 
-
 // Authenticate verifies token and returns its principal. A rejected token
 // gives an *authz.TokenError (token_expired or token_invalid); a failure of
 // the key source, such as no key ever loaded, gives any other error, for

@@ -220,20 +220,37 @@ func (e *Engine) compile(ctx context.Context, s snapshot) (*revision, error) {
 }
 
 // Watch polls the policy files every interval and reloads them when they
-// change, until ctx ends. Polling (rather than file-system events) also sees
-// the symlink swaps Kubernetes uses to update mounted ConfigMaps, and costs a
-// few small reads per interval.
+// change, until ctx ends. An edit is applied once two polls in a row see
+// the same files, so a file caught half-written by an editor that does not
+// save atomically is not reported as a failed reload. Polling (rather than
+// file-system events) also sees the symlink swaps Kubernetes uses to update
+// mounted ConfigMaps, and costs a few small reads per interval.
 func (e *Engine) Watch(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	last := e.Revision()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		now := e.peek()
+		if now != last {
+			last = now // changed since the last poll: let it settle
+			continue
+		}
 		e.reloadAndLog(ctx)
 	}
+}
+
+// peek names the files as they are now: their revision, or the read error.
+func (e *Engine) peek() string {
+	s, err := readSnapshot(e.fsys, false)
+	if err != nil {
+		return "unreadable: " + err.Error()
+	}
+	return s.revision()
 }
 
 func (e *Engine) reloadAndLog(ctx context.Context) {
