@@ -26,13 +26,13 @@ func main() {
 }
 
 // exitCode maps run's error to the process exit status: 0 success, 1 a
-// `check` that denied or a failing `test`, 2 anything else (usage,
-// configuration, start-up).
+// `check` that denied, a failing `test` or a `fmt --fail` that found
+// unformatted Rego, 2 anything else (usage, configuration, start-up).
 func exitCode(err error) int {
 	if err == nil {
 		return 0
 	}
-	if errors.Is(err, errDenied) || errors.Is(err, errTestsFailed) {
+	if errors.Is(err, errDenied) || errors.Is(err, errTestsFailed) || errors.Is(err, errFormatDiffers) {
 		return 1
 	}
 	return 2

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"os/signal"
 	"syscall"
 )
@@ -15,6 +16,7 @@ commands:
   dev       run the service with an ephemeral key, its JWKS and a token minter
   check     one decision from the command line, offline
   test      run the Rego tests of a policy directory with Verdict's built-in library
+  fmt       format Rego files as OPA's formatter does (-w write, -l list, --fail)
   version   print version, commit and OPA version
 
 Run 'verdict <command> -h' for a command's flags.`
@@ -39,6 +41,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return runCheck(ctx, rest, getenv, stdout)
 	case "test":
 		return runTest(ctx, rest, getenv, stdout)
+	case "fmt":
+		return runFmt(ctx, rest, os.Stdin, stdout)
 	case "version":
 		return runVersion(stdout)
 	case "help", "-h", "--help":
