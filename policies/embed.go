@@ -8,5 +8,5 @@ import "embed"
 
 // Bundled is the default policy set as shipped with this build.
 //
-//go:embed *.rego *.json
+//go:embed *.json
 var Bundled embed.FS

@@ -120,8 +120,8 @@ func TestMetrics(t *testing.T) {
 
 // TestLivePolicyEdit edits the served policy directory: a valid edit is live
 // within 2 s; a broken one is refused, logged with file and line, counted,
-// and leaves the previous policies serving and /readyz at 200; a policy that
-// compiles but answers nonsense yields 500s, never an allow.
+// and leaves the previous policies serving and /readyz at 200; a team rule
+// that fails while deciding yields 500s, never an allow.
 func TestLivePolicyEdit(t *testing.T) {
 	t.Parallel()
 	inst := startServe(t)
@@ -155,7 +155,7 @@ func TestLivePolicyEdit(t *testing.T) {
 	}
 
 	// A broken edit is refused.
-	writeTestFile(t, inst.policies, "zz_broken.rego", "package verdict.broken\n\nallow if {\n")
+	writeTestFile(t, inst.policies, "zz_broken.rego", "package verdict.rules.broken\n\ndeny contains {\n")
 	waitFor(t, func() (struct{}, bool) {
 		return struct{}{}, scrape(t, inst.base).counter("verdict_policy_reloads_total", "result", "failure") > rev0.counter("verdict_policy_reloads_total", "result", "failure")
 	})
@@ -176,12 +176,12 @@ func TestLivePolicyEdit(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// A policy that compiles but whose decision is malformed: fail closed.
-	writeTestFile(t, inst.policies, "authz.rego", "package verdict.authz\n\ndecision := {\"allow\": \"yes\", \"reason\": \"role\"}\n")
+	// A team rule that compiles but fails while deciding: fail closed.
+	writeTestFile(t, inst.policies, "failing.rego", "package verdict.rules.failing\n\ndeny contains {\"reason\": sprintf(\"%d\", [to_number(input.action)]), \"message\": \"m\"}\n")
 	waitFor(t, func() (int, bool) { s, _ := ask(); return s, s != 200 })
 	var e apiError
 	if status := inst.post(t, "/v1/check", map[string]any{"token": token, "action": "billing:manage", "resource": orgA}, &e); status != 500 || e.Error.Code != "internal" {
-		t.Errorf("malformed decision = %d %+v, want 500 internal", status, e)
+		t.Errorf("failing team rule = %d %+v, want 500 internal", status, e)
 	}
 }
 

@@ -74,35 +74,13 @@ type revision struct {
 	deterministic bool
 }
 
-// compile loads, compiles and prepares a snapshot.
+// compile loads, checks, compiles and prepares a snapshot. Every check
+// `serve` makes at load runs here, so `verdict validate`, `serve`, `dev` and
+// hot reload refuse exactly the same sets, each problem with file and line.
 func compile(ctx context.Context, s snapshot) (*revision, error) {
-	loaded, err := loader.NewFileLoader().
-		WithFS(s.fs()).
-		WithRegoVersion(ast.RegoV1).
-		All([]string{"."})
+	compiler, store, err := check(ctx, s)
 	if err != nil {
-		return nil, asCompileError(err, s)
-	}
-	modules := loaded.ParsedModules()
-	compiler := ast.NewCompiler().WithEnablePrintStatements(false)
-	if compiler.Compile(modules); compiler.Failed() {
-		return nil, asCompileError(compiler.Errors, s)
-	}
-	if len(compiler.GetRulesExact(ast.MustParseRef(DecisionQuery))) == 0 {
-		return nil, &CompileError{Problems: []Problem{{
-			Message: "no rule defines " + DecisionQuery,
-		}}}
-	}
-	// Reads return OPA values as stored, so a decision that looks up the
-	// catalog does not convert it from Go values every time.
-	store, err := loaded.StoreWithOpts(inmem.OptReturnASTValuesOnRead(true))
-	if err != nil {
-		return nil, asCompileError(err, s)
-	}
-	if problems, err := dataProblems(ctx, compiler, store, s); err != nil {
-		return nil, asCompileError(err, s)
-	} else if len(problems) > 0 {
-		return nil, &CompileError{Problems: problems}
+		return nil, err
 	}
 	rev := &revision{name: s.revision(), deterministic: deterministic(compiler)}
 	for _, q := range []struct {
@@ -120,6 +98,47 @@ func compile(ctx context.Context, s snapshot) (*revision, error) {
 		}
 	}
 	return rev, nil
+}
+
+// check runs the load-time checks in stages, each stage reporting every
+// problem it finds: parsing; the packages a policy file may declare and the
+// shape of team rules, with OPA's strict compilation; then, on the compiled
+// set, references to rules that nothing defines and the catalog's problems.
+func check(ctx context.Context, s snapshot) (*ast.Compiler, storage.Store, error) {
+	loaded, err := loader.NewFileLoader().
+		WithFS(s.fs()).
+		WithRegoVersion(ast.RegoV1).
+		All([]string{"."})
+	if err != nil {
+		return nil, nil, asCompileError(err, s)
+	}
+	modules := loaded.ParsedModules()
+	problems := moduleProblems(modules)
+	compiler := ast.NewCompiler().
+		WithEnablePrintStatements(false).
+		WithStrict(true).
+		SetErrorLimit(0)
+	if compiler.Compile(modules); compiler.Failed() {
+		problems = append(problems, asCompileError(compiler.Errors, s).Problems...)
+	}
+	if len(problems) > 0 {
+		return nil, nil, &CompileError{Problems: problems}
+	}
+	// Reads return OPA values as stored, so a decision that looks up the
+	// catalog does not convert it from Go values every time.
+	store, err := loaded.StoreWithOpts(inmem.OptReturnASTValuesOnRead(true))
+	if err != nil {
+		return nil, nil, asCompileError(err, s)
+	}
+	problems = undefinedReferences(ctx, compiler, store)
+	data, err := dataProblems(ctx, compiler, store, s)
+	if err != nil {
+		return nil, nil, asCompileError(err, s)
+	}
+	if problems = append(problems, data...); len(problems) > 0 {
+		return nil, nil, &CompileError{Problems: problems}
+	}
+	return compiler, store, nil
 }
 
 // clockReaders are builtins that read the wall clock although OPA does not
@@ -169,16 +188,39 @@ func dataProblems(ctx context.Context, compiler *ast.Compiler, store storage.Sto
 	if !ok {
 		return []Problem{{Message: fmt.Sprintf("%s is %T, want a set of messages", ProblemsQuery, rs[0].Expressions[0].Value)}}, nil
 	}
-	catalog := s.catalogFile()
 	problems := make([]Problem, len(values))
 	for i, v := range values {
-		msg := fmt.Sprint(v)
-		problems[i] = Problem{File: catalog, Message: msg}
-		if entry, _, ok := strings.Cut(strings.TrimPrefix(msg, "catalog entry "), ": "); ok && catalog != "" {
-			problems[i].Line = lineOf(s.files[catalog], []byte(strconv.Quote(entry)))
-		}
+		problems[i] = s.locateCatalogProblem(fmt.Sprint(v), compiler.Modules)
 	}
 	return problems, nil
+}
+
+// locateCatalogProblem places a catalog problem where a person would fix
+// it: a team package's problem at its package line; an entry's problem in
+// the team file that names the entry, else at the entry's line in the data
+// file that holds the shipped catalog.
+func (s snapshot) locateCatalogProblem(msg string, modules map[string]*ast.Module) Problem {
+	teams := teamModules(modules)
+	if rest, ok := strings.CutPrefix(msg, "package "); ok {
+		pkg, _, _ := strings.Cut(rest, ":")
+		for _, m := range teams {
+			if packageName(m.Package.Path) == pkg {
+				return problemAt(m.Package.Location, msg)
+			}
+		}
+	}
+	entry, _, ok := strings.Cut(strings.TrimPrefix(msg, "catalog entry "), ": ")
+	if !ok {
+		return Problem{File: s.catalogFile(), Message: msg}
+	}
+	needle := []byte(strconv.Quote(entry))
+	for _, m := range teams {
+		if line := lineOf(s.files[m.Package.Location.File], needle); line > 0 {
+			return Problem{File: m.Package.Location.File, Line: line, Message: msg}
+		}
+	}
+	catalog := s.catalogFile()
+	return Problem{File: catalog, Line: lineOf(s.files[catalog], needle), Message: msg}
 }
 
 // asCompileError turns the error shapes of OPA's loader, parser and compiler

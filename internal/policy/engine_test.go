@@ -18,17 +18,21 @@ import (
 	"github.com/verdict-pdp/verdict/internal/policy"
 )
 
-const allowAdmins = `package verdict.authz
+// A small policy set: two roles and one action, admin:access, for admins
+// only (adminsOnly) or for every member (everyone). The decision itself is
+// Verdict's built-in layer.
+const adminsOnly = `{"verdict": {
+  "roles": {"org:admin": {"system_permissions": []}, "org:member": {"system_permissions": []}},
+  "actions": {"admin:access": {"requires": [{"any_of": [{"role": "org:admin"}], "deny": "missing_role"}]}}
+}}`
 
-decision := {"allow": true, "reason": "role", "message": "admin"} if {
-	input.principal.org_role == "org:admin"
-} else := {"allow": false, "reason": "missing_role", "message": "not an admin"}
-`
+const everyone = `{"verdict": {
+  "roles": {"org:admin": {"system_permissions": []}, "org:member": {"system_permissions": []}},
+  "actions": {"admin:access": {"requires": []}}
+}}`
 
-const allowEveryone = `package verdict.authz
-
-decision := {"allow": true, "reason": "open", "message": "everyone may"}
-`
+// teamRule is a team package holding src.
+func teamRule(src string) string { return "package verdict.rules.team\n\n" + src + "\n" }
 
 // writePolicies writes files into a fresh directory and returns it.
 func writePolicies(t *testing.T, files map[string]string) string {
@@ -62,19 +66,19 @@ func load(t *testing.T, dir string, opts policy.Options) *policy.Engine {
 func adminInput(role string) authz.Input {
 	return authz.Input{
 		Principal: authz.Principal{Authenticated: true, UserID: "user_1", OrgID: "org_1", OrgRole: role},
-		Check:     authz.Check{Action: "admin:access"},
+		Check:     authz.Check{Action: "admin:access", Resource: &authz.Resource{OrgID: "org_1"}},
 	}
 }
 
 func TestEvaluate(t *testing.T) {
 	t.Parallel()
-	e := load(t, writePolicies(t, map[string]string{"authz.rego": allowAdmins}), policy.Options{})
+	e := load(t, writePolicies(t, map[string]string{"data.json": adminsOnly}), policy.Options{})
 	tests := []struct {
 		role string
 		want authz.Outcome
 	}{
-		{"org:admin", authz.Outcome{Allow: true, Reason: "role", Message: "admin", Deterministic: true}},
-		{"org:member", authz.Outcome{Allow: false, Reason: "missing_role", Message: "not an admin", Deterministic: true}},
+		{"org:admin", authz.Outcome{Allow: true, Reason: "role", Message: "the session has role org:admin, which grants action admin:access", Deterministic: true}},
+		{"org:member", authz.Outcome{Allow: false, Reason: "missing_role", Message: "action admin:access needs role org:admin; the session has role org:member", Deterministic: true}},
 	}
 	for _, tt := range tests {
 		got, rev, err := e.Evaluate(context.Background(), adminInput(tt.role))
@@ -92,7 +96,7 @@ func TestEvaluate(t *testing.T) {
 
 func TestRevisionIsContentHash(t *testing.T) {
 	t.Parallel()
-	files := map[string]string{"authz.rego": allowAdmins, "data.json": `{"x": 1}`}
+	files := map[string]string{"data.json": adminsOnly, "extra.json": `{"x": 1}`}
 	a := load(t, writePolicies(t, files), policy.Options{})
 	b := load(t, writePolicies(t, files), policy.Options{})
 	if !regexp.MustCompile(`^sha256:[0-9a-f]{64}$`).MatchString(a.Revision()) {
@@ -101,37 +105,28 @@ func TestRevisionIsContentHash(t *testing.T) {
 	if a.Revision() != b.Revision() {
 		t.Errorf("same files, different revisions: %s vs %s", a.Revision(), b.Revision())
 	}
-	files["data.json"] = `{"x": 2}`
+	files["extra.json"] = `{"x": 2}`
 	if c := load(t, writePolicies(t, files), policy.Options{}); c.Revision() == a.Revision() {
 		t.Errorf("changed data kept revision %s", a.Revision())
 	}
 }
 
 // TestFailClosed: whatever goes wrong inside evaluation is an error, never
-// an allow.
+// an allow, even where a team rule fails for an action it was written for.
 func TestFailClosed(t *testing.T) {
 	t.Parallel()
 	tests := map[string]string{
-		"undefined": `package verdict.authz
+		"builtin error": `deny contains {"reason": sprintf("%d", [to_number(input.action)]), "message": "m"}`,
+		"conflicting values": `_level := 1 if input.action
 
-decision := {"allow": true, "reason": "role"} if input.never`,
-		"allow not a boolean": `package verdict.authz
+_level := 2 if input.action
 
-decision := {"allow": "yes", "reason": "role"}`,
-		"no reason": `package verdict.authz
-
-decision := {"allow": true}`,
-		"not an object": `package verdict.authz
-
-decision := true`,
-		"builtin error": `package verdict.authz
-
-decision := {"allow": true, "reason": sprintf("%d", [to_number(input.action)])}`,
+deny contains {"reason": "r", "message": "m"} if _level == 3`,
 	}
 	for name, src := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			e := load(t, writePolicies(t, map[string]string{"authz.rego": src}), policy.Options{})
+			e := load(t, writePolicies(t, map[string]string{"data.json": everyone, "team.rego": teamRule(src)}), policy.Options{})
 			got, _, err := e.Evaluate(context.Background(), adminInput("org:admin"))
 			if err == nil {
 				t.Fatalf("Evaluate = %+v, nil; want an error", got)
@@ -143,32 +138,66 @@ decision := {"allow": true, "reason": sprintf("%d", [to_number(input.action)])}`
 	}
 }
 
+// TestLoadRefusesBrokenPolicies: every mistake the loader catches names the
+// file and line it is at.
 func TestLoadRefusesBrokenPolicies(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name  string
 		files map[string]string
-		want  policy.Problem // Message is matched as a prefix
+		want  policy.Problem // Message is matched as a substring
 	}{
 		{
 			name:  "parse error names file and line",
-			files: map[string]string{"authz.rego": allowAdmins, "broken.rego": "package verdict.x\n\nallow if {\n  input.x ==\n}\n"},
+			files: map[string]string{"data.json": adminsOnly, "broken.rego": "package verdict.rules.x\n\nallow if {\n  input.x ==\n}\n"},
 			want:  policy.Problem{File: "policies/broken.rego", Line: 5},
 		},
 		{
 			name:  "compile error names file and line",
-			files: map[string]string{"authz.rego": allowAdmins + "\nx := undefined_function(1)\n"},
-			want:  policy.Problem{File: "policies/authz.rego", Line: 7},
+			files: map[string]string{"data.json": adminsOnly, "team.rego": teamRule("x := undefined_function(1)")},
+			want:  policy.Problem{File: "policies/team.rego", Line: 3, Message: "undefined function"},
 		},
 		{
-			name:  "no decision rule",
-			files: map[string]string{"other.rego": "package other\n\nx := 1\n"},
-			want:  policy.Problem{Message: "no rule defines data.verdict.authz.decision"},
+			name:  "strict: an unused variable",
+			files: map[string]string{"data.json": adminsOnly, "team.rego": teamRule("deny contains {\"reason\": \"r\", \"message\": \"m\"} if {\n\tx := input.action\n\tinput.resource.locked\n}")},
+			want:  policy.Problem{File: "policies/team.rego", Line: 4, Message: "assigned var x unused"},
 		},
 		{
 			name:  "bad data file",
-			files: map[string]string{"authz.rego": allowAdmins, "data.json": "{not json"},
+			files: map[string]string{"data.json": "{not json"},
 			want:  policy.Problem{File: "policies/data.json", Line: 1},
+		},
+		{
+			name:  "a reserved package",
+			files: map[string]string{"data.json": adminsOnly, "authz.rego": "package verdict.authz\n\ndecision := {\"allow\": true}\n"},
+			want:  policy.Problem{File: "policies/authz.rego", Line: 1, Message: "package verdict.authz is reserved"},
+		},
+		{
+			name:  "the Clerk library's package",
+			files: map[string]string{"data.json": adminsOnly, "x/clerk.rego": "package verdict.clerk\n\npasses(\"role\", _, _) := true\n"},
+			want:  policy.Problem{File: "policies/x/clerk.rego", Line: 1, Message: "package verdict.clerk is reserved"},
+		},
+		{
+			name:  "a deny that is not a set",
+			files: map[string]string{"data.json": adminsOnly, "team.rego": teamRule("deny := {\"reason\": \"r\", \"message\": \"m\"} if input.resource.locked")},
+			want:  policy.Problem{File: "policies/team.rego", Line: 3, Message: "deny in package verdict.rules.team must be a set rule"},
+		},
+		{
+			name: "a misspelled rule reference",
+			files: map[string]string{"data.json": adminsOnly, "team.rego": teamRule(`import data.verdict.rules.locked
+
+deny contains d if some d in locked.denail`), "locked.rego": "package verdict.rules.locked\n\ndenial contains {\"reason\": \"locked\", \"message\": \"m\"} if input.resource.attributes.locked\n"},
+			want: policy.Problem{File: "policies/team.rego", Line: 5, Message: "package verdict.rules.locked defines no rule denail"},
+		},
+		{
+			name:  "a misspelled role in the catalog",
+			files: map[string]string{"data.json": strings.Replace(adminsOnly, `{"role": "org:admin"}`, `{"role": "org:admn"}`, 1)},
+			want:  policy.Problem{File: "policies/data.json", Line: 3, Message: "role org:admn is not defined in data.verdict.roles"},
+		},
+		{
+			name:  "a team action that clashes with a shipped one",
+			files: map[string]string{"data.json": adminsOnly, "team.rego": teamRule(`actions["admin:access"] := {"requires": []}`)},
+			want:  policy.Problem{File: "policies/team.rego", Line: 3, Message: "catalog entry admin:access: defined in data.verdict.actions and in package verdict.rules.team"},
 		},
 	}
 	for _, tt := range tests {
@@ -180,8 +209,7 @@ func TestLoadRefusesBrokenPolicies(t *testing.T) {
 				t.Fatalf("Load error = %v, want *CompileError", err)
 			}
 			for _, p := range ce.Problems {
-				if p.File == tt.want.File && p.Line == tt.want.Line &&
-					(tt.want.Message == "" || p.Message == tt.want.Message) {
+				if p.File == tt.want.File && p.Line == tt.want.Line && strings.Contains(p.Message, tt.want.Message) {
 					return
 				}
 			}
@@ -192,7 +220,7 @@ func TestLoadRefusesBrokenPolicies(t *testing.T) {
 
 func TestReload(t *testing.T) {
 	t.Parallel()
-	dir := writePolicies(t, map[string]string{"authz.rego": allowAdmins})
+	dir := writePolicies(t, map[string]string{"data.json": adminsOnly})
 	var reloads []error
 	e := load(t, dir, policy.Options{OnReload: func(err error) { reloads = append(reloads, err) }, Dir: "p"})
 	ctx := context.Background()
@@ -202,7 +230,7 @@ func TestReload(t *testing.T) {
 		t.Fatalf("Reload of unchanged files = %v, %v; want false, nil", changed, err)
 	}
 
-	writeFile(t, filepath.Join(dir, "authz.rego"), allowEveryone)
+	writeFile(t, filepath.Join(dir, "data.json"), everyone)
 	if changed, err := e.Reload(ctx); !changed || err != nil {
 		t.Fatalf("Reload of a valid edit = %v, %v; want true, nil", changed, err)
 	}
@@ -214,14 +242,14 @@ func TestReload(t *testing.T) {
 		t.Errorf("after reload, member denied: %+v", got)
 	}
 
-	writeFile(t, filepath.Join(dir, "authz.rego"), "package verdict.authz\n\ndecision := {\n")
+	writeFile(t, filepath.Join(dir, "team.rego"), "package verdict.rules.team\n\ndeny contains {\n")
 	changed, err := e.Reload(ctx)
 	var ce *policy.CompileError
 	if !changed || !errors.As(err, &ce) {
 		t.Fatalf("Reload of a broken edit = %v, %v; want true, *CompileError", changed, err)
 	}
-	if ce.Problems[0].File != "p/authz.rego" || ce.Problems[0].Line == 0 {
-		t.Errorf("broken edit problem = %+v, want file p/authz.rego with a line", ce.Problems[0])
+	if ce.Problems[0].File != "p/team.rego" || ce.Problems[0].Line == 0 {
+		t.Errorf("broken edit problem = %+v, want file p/team.rego with a line", ce.Problems[0])
 	}
 	if e.Revision() != second {
 		t.Errorf("broken edit replaced the revision")
@@ -240,7 +268,7 @@ func TestReload(t *testing.T) {
 
 func TestTestFilesAreNotServed(t *testing.T) {
 	t.Parallel()
-	dir := writePolicies(t, map[string]string{"authz.rego": allowAdmins})
+	dir := writePolicies(t, map[string]string{"data.json": adminsOnly})
 	e := load(t, dir, policy.Options{})
 	// A test file, even a broken one, neither changes the revision nor
 	// blocks a reload.
@@ -255,7 +283,7 @@ func TestTestFilesAreNotServed(t *testing.T) {
 // the contract's 2 seconds.
 func TestWatchSwapsWithoutFailingRequests(t *testing.T) {
 	t.Parallel()
-	dir := writePolicies(t, map[string]string{"authz.rego": allowAdmins})
+	dir := writePolicies(t, map[string]string{"data.json": adminsOnly})
 	e := load(t, dir, policy.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -274,7 +302,7 @@ func TestWatchSwapsWithoutFailingRequests(t *testing.T) {
 		})
 	}
 	before := e.Revision()
-	writeFile(t, filepath.Join(dir, "authz.rego"), allowEveryone)
+	writeFile(t, filepath.Join(dir, "data.json"), everyone)
 	deadline := time.Now().Add(2 * time.Second)
 	for e.Revision() == before && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
@@ -297,21 +325,24 @@ func TestDeterminism(t *testing.T) {
 		src  string
 		want bool
 	}{
-		"input and data only": {allowAdmins, true},
-		"reads the clock": {`package verdict.authz
-
-decision := {"allow": true, "reason": "office_hours", "message": "m"} if time.now_ns() > 0`, false},
-		"random in a helper": {`package verdict.authz
-
-decision := {"allow": false, "reason": "lottery", "message": "m"} if _roll >= 0
+		"input and data only": {`deny contains {"reason": "locked", "message": "m"} if input.resource.attributes.locked`, true},
+		"reads the clock":     {`deny contains {"reason": "after_hours", "message": "m"} if time.now_ns() < 0`, false},
+		"random in a helper": {`deny contains {"reason": "lottery", "message": "m"} if _roll < 0
 
 _roll := rand.intn("x", 100)`, false},
+		"with replacement": {`deny contains {"reason": id, "message": "m"} if {
+	id := f("a") with f as uuid.rfc4122
+	id == ""
+}
+
+f(x) := x`, false},
+		"certificate check": {`deny contains {"reason": "certs", "message": "m"} if count(crypto.x509.parse_and_verify_certificates(input.action)[1]) > 0`, false},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			e := load(t, writePolicies(t, map[string]string{"authz.rego": tt.src}), policy.Options{})
+			e := load(t, writePolicies(t, map[string]string{"data.json": adminsOnly, "team.rego": teamRule(tt.src)}), policy.Options{})
 			out, _, err := e.Evaluate(context.Background(), adminInput("org:admin"))
-			if err != nil && !errors.Is(err, policy.ErrUndefined) {
+			if err != nil {
 				t.Fatal(err)
 			}
 			if out.Deterministic != tt.want {
@@ -332,7 +363,7 @@ func TestCatalogProblemsRefuseTheRevision(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
-		if filepath.Ext(e.Name()) == ".rego" || e.Name() == "data.json" {
+		if e.Name() == "data.json" {
 			b, err := os.ReadFile(filepath.Join(shippedPolicies, e.Name()))
 			if err != nil {
 				t.Fatal(err)
@@ -359,31 +390,5 @@ func TestCatalogProblemsRefuseTheRevision(t *testing.T) {
 	}
 	if _, err := policy.Load(context.Background(), os.DirFS(dir), policy.Options{}); !errors.As(err, &ce) {
 		t.Errorf("Load with a misspelled term = %v, want a CompileError", err)
-	}
-}
-
-// TestDeterminismSeesEveryReference: builtins brought in through `with`,
-// and certificate checks that read the clock, make a policy set
-// non-deterministic too.
-func TestDeterminismSeesEveryReference(t *testing.T) {
-	t.Parallel()
-	for name, src := range map[string]string{
-		"with replacement": `package verdict.authz
-
-decision := {"allow": true, "reason": id, "message": "m"} if id := f("a") with f as uuid.rfc4122
-
-f(x) := x`,
-		"certificate check": `package verdict.authz
-
-decision := {"allow": count(crypto.x509.parse_and_verify_certificates(input.action)[1]) > 0, "reason": "certs", "message": "m"}`,
-	} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			e := load(t, writePolicies(t, map[string]string{"authz.rego": src}), policy.Options{})
-			out, _, _ := e.Evaluate(context.Background(), adminInput("org:admin"))
-			if out.Deterministic {
-				t.Errorf("Deterministic = true, want false")
-			}
-		})
 	}
 }

@@ -16,25 +16,43 @@ import (
 // shippedPolicies is the repository's policies/ directory.
 const shippedPolicies = "../../policies"
 
-// TestRegoPolicies runs every _test.rego beside the shipped policies with
-// OPA's own test runner, so `go test ./...` covers the Rego too.
+// builtinFixture is the data the built-in layer's own tests run against:
+// a catalog of their own, so that they pin the layer's semantics whatever
+// a team does to the shipped catalog.
+const builtinFixture = "builtin/testdata"
+
+// TestRegoPolicies runs every _test.rego with OPA's own test runner, so `go
+// test ./...` covers the Rego too: the built-in layer's tests against their
+// fixture, and the shipped policies' tests against the shipped policies.
 func TestRegoPolicies(t *testing.T) {
 	t.Parallel()
-	results, err := policy.RunTests(context.Background(), os.DirFS(shippedPolicies), true)
-	if err != nil {
-		t.Fatalf("run Rego tests: %v", err)
-	}
-	for _, r := range results {
-		if !r.Passed && !r.Skipped {
-			t.Errorf("%s:%d: %s.%s failed %s", r.File, r.Line, r.Package, r.Name, r.Error)
-		}
-	}
-	if len(results) < 20 {
-		t.Errorf("ran %d Rego tests, want at least 20: were the _test.rego files found?", len(results))
+	for _, tt := range []struct {
+		dir      string
+		builtins bool
+		atLeast  int
+	}{
+		{builtinFixture, true, 150},
+		{shippedPolicies, false, 10},
+	} {
+		t.Run(tt.dir, func(t *testing.T) {
+			t.Parallel()
+			results, err := policy.RunTests(context.Background(), os.DirFS(tt.dir), tt.builtins)
+			if err != nil {
+				t.Fatalf("run Rego tests: %v", err)
+			}
+			for _, r := range results {
+				if !r.Passed && !r.Skipped {
+					t.Errorf("%s:%d: %s.%s failed %s", r.File, r.Line, r.Package, r.Name, r.Error)
+				}
+			}
+			if len(results) < tt.atLeast {
+				t.Errorf("ran %d Rego tests, want at least %d: were the _test.rego files found?", len(results), tt.atLeast)
+			}
+		})
 	}
 }
 
-// TestRegoFormatted keeps the shipped Rego in `opa fmt` form.
+// TestRegoFormatted keeps the shipped Rego in `verdict fmt` form (OPA's formatter).
 func TestRegoFormatted(t *testing.T) {
 	t.Parallel()
 	files, err := filepath.Glob(filepath.Join(shippedPolicies, "*.rego"))
@@ -54,7 +72,7 @@ func TestRegoFormatted(t *testing.T) {
 			continue
 		}
 		if string(want) != string(src) {
-			t.Errorf("%s is not formatted; run `opa fmt -w %s`", f, f)
+			t.Errorf("%s is not formatted; run `verdict fmt -w %s`", f, f)
 		}
 	}
 }

@@ -1,5 +1,8 @@
-# The action catalog (data.verdict.actions): application actions and what
-# each requires. README.md documents the schema for people editing it.
+# The action catalog: application actions and what each requires. The
+# shipped catalog is data (data.verdict.actions, policies/data.json); a team
+# adds its own actions in a package of its own, verdict.rules.<name>, as the
+# object `actions`, and a name defined twice is refused at load.
+# policies/README.md documents the schema for people editing it.
 #
 # The catalog is checked once per policy revision, not per request: the
 # service evaluates `problems` when it loads the policies and refuses a
@@ -9,14 +12,35 @@ package verdict.catalog
 
 import data.verdict.permissions
 import data.verdict.requirements
+import data.verdict.team
+
+# The catalog entry of input.action: shipped first, else a team's. Load-time
+# checks guarantee at most one definition.
+entry := e if {
+	e := data.verdict.actions[input.action]
+} else := e if {
+	some name
+	e := data.verdict.rules[name].actions[input.action]
+}
+
+# The action needs no active organization (the entry says "scope": "user").
+user_scoped if entry.scope == "user"
 
 # The outcome of the catalog action input.action, once its tenancy checks
-# passed: an allow for an entry without requirements (the common case, kept
-# to one lookup), else the failed requirement whose code comes first in the
-# contract's order, else an allow with the term that granted it.
+# and the teams' deny rules passed: an allow for an entry without
+# requirements (the common case, kept to one lookup); else, when every
+# failed requirement is one a team grant may stand in for and a grant holds,
+# the grant's allow; else the failed requirement whose code comes first in
+# the contract's order; else an allow with the term that granted it.
 outcome := {"allow": true, "reason": "membership", "message": msg} if {
-	count(_entry.requires) == 0
+	count(entry.requires) == 0
 	msg := _membership_message
+} else := team.grant if {
+	count(_failed) > 0
+	every req in _failed {
+		requirements.grantable(req)
+	}
+	team.grant
 } else := {"allow": false, "reason": code, "message": msg} if {
 	count(_failed) > 0
 	[_, _, code, req] := min([[requirements.rank[c], i, c, r] | some i, r in _failed; c := requirements.deny_code(r)])
@@ -31,49 +55,87 @@ outcome := {"allow": true, "reason": "membership", "message": msg} if {
 	count(_failed) == 0
 }
 
-_failed := [req | some req in _entry.requires; not requirements.met(req)]
+_failed := [req | some req in entry.requires; not requirements.met(req)]
 
 # The role and permission terms that hold, in catalog order: the first one
 # names the allow.
 _grants := [[reason, term] |
-	some req in _entry.requires
+	some req in entry.requires
 	some term in req.any_of
 	reason := requirements.grant_reason(term)
 	requirements.satisfied(term)
 ]
 
-_entry := data.verdict.actions[input.action]
-
-_membership_message := sprintf("any member of organization %s may perform action %s", [input.principal.org_id, input.action])
+_membership_message := sprintf("any member of organization %s may perform action %s", [input.principal.org_id, input.action]) if {
+	not user_scoped
+} else := sprintf("any signed-in user may perform action %s", [input.action])
 
 destructive(action) if data.verdict.actions[action].destructive == true
 
+destructive(action) if {
+	some name
+	data.verdict.rules[name].actions[action].destructive == true
+}
+
 # ---------------------------------------------------------------------------
 # Load-time checks. Each problem names the entry and what is wrong with it.
+
+# Where each action is defined: the shipped catalog or a team package.
+_defined contains ["data.verdict.actions", name, entry] if {
+	is_object(data.verdict.actions)
+	some name, entry in data.verdict.actions
+}
+
+_defined contains [sprintf("package verdict.rules.%s", [pkg]), name, entry] if {
+	some pkg
+	actions := data.verdict.rules[pkg].actions
+	is_object(actions)
+	some name, entry in actions
+}
 
 problems contains sprintf("data.verdict.actions must be an object of entries, not %s", [type_name(data.verdict.actions)]) if {
 	not is_object(data.verdict.actions)
 }
 
+problems contains sprintf("package verdict.rules.%s: actions must be an object of catalog entries, not %s", [pkg, type_name(actions)]) if {
+	some pkg
+	actions := data.verdict.rules[pkg].actions
+	not is_object(actions)
+}
+
+problems contains sprintf("catalog entry %s: defined in %s and in %s; an action has one definition", [name, a, b]) if {
+	some [a, name, _] in _defined
+	some [b, other, _] in _defined
+	other == name
+	a < b
+}
+
 problems contains sprintf("catalog entry %s: the name is a permission key (org:<feature>:<permission>), which is reserved for Clerk permissions", [name]) if {
-	some name, _ in data.verdict.actions
+	some [_, name, _] in _defined
 	permissions.is_key(name)
 }
 
 problems contains sprintf("catalog entry %s: must be an object with a \"requires\" list", [name]) if {
-	some name, entry in data.verdict.actions
+	some [_, name, entry] in _defined
 	not _has_list(entry, "requires")
 }
 
 problems contains sprintf("catalog entry %s: \"destructive\" must be true or false", [name]) if {
-	some name, entry in data.verdict.actions
+	some [_, name, entry] in _defined
 	is_object(entry)
 	"destructive" in object.keys(entry)
 	not is_boolean(entry.destructive)
 }
 
+problems contains sprintf("catalog entry %s: \"scope\" must be \"organization\" or \"user\", not %v", [name, entry.scope]) if {
+	some [_, name, entry] in _defined
+	is_object(entry)
+	"scope" in object.keys(entry)
+	not entry.scope in {"organization", "user"}
+}
+
 problems contains sprintf("catalog entry %s: requirement %d: %s", [name, i, problem]) if {
-	some name, entry in data.verdict.actions
+	some [_, name, entry] in _defined
 	_has_list(entry, "requires")
 	some i, req in entry.requires
 	some problem in requirements.problems(req)

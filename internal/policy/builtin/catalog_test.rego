@@ -28,33 +28,6 @@ entry(requires) := {"a:b": {"requires": requires}}
 req_problems(req) := problems(entry([req]))
 
 # ---------------------------------------------------------------------------
-# The shipped catalog.
-
-test_the_shipped_catalog_has_no_problems if {
-	catalog.problems == set()
-}
-
-test_the_shipped_catalog_has_the_contracts_actions if {
-	object.keys(data.verdict.actions) == {
-		"invitations:create", "posts:publish", "tasks:list", "tasks:read",
-		"tasks:create", "billing:manage", "admin:access", "reports:export",
-		"organization:delete",
-	}
-}
-
-test_the_shipped_destructive_actions if {
-	{name | some name, _ in data.verdict.actions; catalog.destructive(name)} == {"organization:delete", "billing:manage"}
-}
-
-test_the_shipped_roles_hold_only_known_system_permissions if {
-	every _, role in data.verdict.roles {
-		every key in role.system_permissions {
-			key in data.verdict.system_permissions
-		}
-	}
-}
-
-# ---------------------------------------------------------------------------
 # Allows.
 
 test_an_entry_without_requirements_allows_any_member if {

@@ -79,6 +79,25 @@ clerk_window(window) := {"level": window.level, "afterMinutes": window.after_min
 	not window.afterMinutes
 } else := window
 
+# A failed requirement a team grant may stand in for: it denies for a
+# missing role or custom permission, and every term is a role or a custom
+# permission. A system permission term (only the role decides it) and the
+# gates (features, plans, reverification, impersonation) are never granted
+# around.
+grantable(req) if {
+	deny_code(req) in {"missing_role", "missing_permission"}
+	every term in req.any_of {
+		_grantable_term(term)
+	}
+}
+
+_grantable_term(term) if is_string(term.role)
+
+_grantable_term(term) if {
+	is_string(term.permission)
+	not startswith(term.permission, "org:sys_")
+}
+
 # ---------------------------------------------------------------------------
 # Codes and reasons.
 
@@ -235,7 +254,16 @@ _term_problem(term) := "must be an object with exactly one key" if {
 	some kind, value in term
 	not _valid(kind, value)
 	msg := sprintf("%s %v is not usable (%s)", [kind, value, _usage[kind]])
+} else := msg if {
+	some "role", role in term
+	not _role_defined(role)
+	msg := sprintf("role %s is not defined in data.verdict.roles (%s)", [role, concat(", ", sort(_defined_roles))])
 }
+
+_defined_roles := object.keys(roles) if {
+	roles := data.verdict.roles
+	is_object(roles)
+} else := set()
 
 _usage := {
 	"role": "a role such as org:admin",
@@ -259,6 +287,14 @@ _valid(kind, value) if {
 _valid("role", role) if {
 	is_string(role)
 	role != ""
+}
+
+# A role term names a role data.verdict.roles defines, compared as has()
+# compares roles (admin and org:admin are the same), so a misspelled role
+# is refused at load rather than quietly never holding.
+_role_defined(role) if {
+	some defined, _ in data.verdict.roles
+	clerk.passes("role", role, {"authenticated": true, "org_id": "org", "org_role": defined})
 }
 
 _valid("permission", key) if permissions.is_key(key)

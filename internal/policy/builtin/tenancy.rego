@@ -3,29 +3,66 @@
 # organization is the source of truth; a slug in the resource, when given,
 # must match the session's too (a URL slug alone never decides).
 #
+# Every permission key is organization-scoped (Clerk's definition), and so is
+# every catalog entry unless it says "scope": "user". A user-scoped action
+# needs no active organization and no resource organization, but a resource
+# that names an organization must still name the active one.
+#
 # The service leaves absent and empty strings out of the input, so presence
 # is a plain reference.
 package verdict.tenancy
 
-# The resource belongs to the session's organization: the common case,
-# decided without building any denial.
-scoped if {
+import data.verdict.catalog
+
+# The stage passes: the resource is the session's organization's, or the
+# action is user-scoped and the resource names no other organization.
+passes if {
+	not catalog.user_scoped
+	_same_org
+}
+
+passes if {
+	catalog.user_scoped
+	not input.resource.org_id
+	not input.resource.org_slug
+}
+
+passes if {
+	catalog.user_scoped
+	_same_org
+}
+
+# The resource names the session's organization (and its slug, if any).
+_same_org if {
 	input.resource.org_id == input.principal.org_id
 	not input.resource.org_slug
 }
 
-scoped if {
+_same_org if {
 	input.resource.org_id == input.principal.org_id
 	input.resource.org_slug == input.principal.org_slug
 }
 
-# The first tenancy failure; undefined when the resource is the session's.
-violation := _deny("no_active_org", msg) if {
+# Why the stage does not pass: the first of no_active_org, tenant_missing,
+# tenant_mismatch; undefined when it passes.
+denial := _denial if not passes
+
+# The last branch names no detail but makes the denial total: whenever the
+# stage does not pass, it denies.
+_denial := _deny("no_active_org", msg) if {
+	not catalog.user_scoped
 	not input.principal.org_id
 	msg := sprintf("action %s is organization-scoped but the session has no active organization", [input.action])
 } else := _deny("tenant_missing", msg) if {
+	not catalog.user_scoped
 	not input.resource.org_id
 	msg := sprintf("action %s is organization-scoped but the resource does not name its organization (resource.org_id)", [input.action])
+} else := _deny("tenant_mismatch", msg) if {
+	not input.principal.org_id
+	msg := sprintf("the resource names an organization but the session has no active organization, so action %s may not act on it", [input.action])
+} else := _deny("tenant_mismatch", msg) if {
+	not input.resource.org_id
+	msg := sprintf("the resource names organization slug %s but not its organization (resource.org_id)", [input.resource.org_slug])
 } else := _deny("tenant_mismatch", msg) if {
 	input.resource.org_id != input.principal.org_id
 	msg := sprintf("resource belongs to %s but the active organization is %s", [input.resource.org_id, input.principal.org_id])
@@ -36,6 +73,6 @@ violation := _deny("no_active_org", msg) if {
 	input.resource.org_slug
 	not input.principal.org_slug
 	msg := sprintf("resource names organization slug %s but the session carries no organization slug to compare it with", [input.resource.org_slug])
-}
+} else := _deny("tenant_mismatch", sprintf("the resource is not in the active organization, so action %s may not act on it", [input.action]))
 
 _deny(reason, msg) := {"allow": false, "reason": reason, "message": msg}

@@ -15,7 +15,7 @@ no_org := object.remove(member, ["org_id", "org_role", "org_slug"])
 no_slug := object.remove(member, ["org_slug"])
 
 violation(principal, resource) := v if {
-	v := tenancy.violation with input as {"principal": principal, "action": "tasks:read", "resource": resource, "context": {}}
+	v := tenancy.denial with input as {"principal": principal, "action": "tasks:read", "resource": resource, "context": {}}
 }
 
 deny(reason, msg) := {"allow": false, "reason": reason, "message": msg}
@@ -119,7 +119,7 @@ test_tenant_missing_comes_before_a_slug_mismatch if {
 # Shape.
 
 test_the_message_names_the_action if {
-	v := tenancy.violation with input as {"principal": no_org, "action": "org:sys_billing:read", "resource": {}, "context": {}}
+	v := tenancy.denial with input as {"principal": no_org, "action": "org:sys_billing:read", "resource": {}, "context": {}}
 	v.message == "action org:sys_billing:read is organization-scoped but the session has no active organization"
 }
 

@@ -1,0 +1,72 @@
+# Team rules: the extension points of a policy set. Any package
+# verdict.rules.<name> (a file of the team's own; no shipped file is ever
+# edited) may define
+#
+#   deny   a set of {"reason": "<code>", "message": "<text>"}: for an action
+#          that passed the token and tenancy checks, any member denies,
+#          before the action's own requirements are looked at;
+#   grant  a set of the same shape: stands in for a catalog action's failed
+#          requirements when each of them is only a missing role or custom
+#          permission (requirements.grantable); never for a permission key,
+#          a system permission term, a feature, plan, reverification or
+#          impersonation gate, and never before tenancy or a deny;
+#   actions an object of catalog entries, merged with the shipped catalog
+#          (catalog.rego; a name defined twice is refused at load).
+#
+# When several members apply, the choice is deterministic: the least of
+# [package name, reason, message]. The loader refuses a deny or grant that
+# is not a set rule, so a misshapen rule is a load error, not a rule that
+# quietly never fires.
+package verdict.team
+
+# The deny stage passes when no team rule denies.
+passes if count(_denials) == 0
+
+denial := {"allow": false, "reason": reason, "message": msg} if {
+	[_, reason, msg] := min(_denials)
+}
+
+# A grant that holds for this input, as an allow.
+grant := {"allow": true, "reason": reason, "message": msg} if {
+	[_, reason, msg] := min(_grants)
+}
+
+_denials contains [name, reason, msg] if {
+	some name
+	some d in data.verdict.rules[name].deny
+	[reason, msg] := _answer(name, "deny", d)
+}
+
+# A deny that is not a collection (data, or a rule the loader could not see)
+# still denies: fail closed.
+_denials contains [name, "invalid_rule", msg] if {
+	some name
+	d := data.verdict.rules[name].deny
+	not is_set(d)
+	not is_array(d)
+	msg := sprintf("package verdict.rules.%s: deny must be a set of {\"reason\", \"message\"} objects, not %s", [name, type_name(d)])
+}
+
+# A grant member of the wrong shape grants nothing.
+_grants contains [name, reason, msg] if {
+	some name
+	some g in data.verdict.rules[name].grant
+	is_object(g)
+	[reason, msg] := _answer(name, "grant", g)
+	reason != "invalid_rule"
+}
+
+# The reason and message of one member: its own when well formed. A deny
+# member without a reason code still denies, as invalid_rule.
+_answer(name, kind, m) := [m.reason, m.message] if {
+	_code(m.reason)
+	is_string(m.message)
+} else := [m.reason, sprintf("%s by team rule verdict.rules.%s", [verb, name])] if {
+	_code(m.reason)
+	verb := {"deny": "denied", "grant": "granted"}[kind]
+} else := ["invalid_rule", sprintf("package verdict.rules.%s: a %s member must be {\"reason\": \"<code>\", \"message\": \"<text>\"}", [name, kind])]
+
+_code(reason) if {
+	is_string(reason)
+	reason != ""
+}
