@@ -50,6 +50,7 @@ func runCheck(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	enc := json.NewEncoder(stdout)
+	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(d); err != nil {
 		return err

@@ -75,8 +75,12 @@ func writeError(w http.ResponseWriter, status int, code, message string) {
 	writeJSON(w, status, map[string]body{"error": {Code: code, Message: message}})
 }
 
+// writeJSON writes v with HTML escaping off, so that messages such as
+// "org:<feature>:<permission>" read as written rather than as "\u003c".
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v) // the client is gone if this fails
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // the client is gone if this fails
 }

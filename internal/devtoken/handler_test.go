@@ -89,3 +89,28 @@ func TestHandlerErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestHandlerMessagesReadAsWritten: error messages keep "<" and "&" as
+// written rather than as "\u003c", since people read them.
+func TestHandlerMessagesReadAsWritten(t *testing.T) {
+	t.Parallel()
+	h := newIssuer(t).Handler()
+	tests := []struct {
+		name, body, wantBody string
+	}{
+		{"invalid permission", `{"org_id":"o","permissions":["read"]}`,
+			`{"error":{"code":"bad_request","message":"invalid token request: permission \"read\" is not of the form org:<feature>:<permission>"}}`},
+		{"invalid feature", `{"features":["beta&co"]}`,
+			`{"error":{"code":"bad_request","message":"invalid token request: features entry \"beta&co\" is not of the form <o|u|ou|uo>:<name>"}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/dev/tokens", strings.NewReader(tt.body)))
+			if got := strings.TrimSuffix(rec.Body.String(), "\n"); rec.Code != http.StatusBadRequest || got != tt.wantBody {
+				t.Errorf("POST /dev/tokens %s = %d %s, want 400 %s", tt.body, rec.Code, got, tt.wantBody)
+			}
+		})
+	}
+}

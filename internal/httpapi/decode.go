@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 )
 
@@ -50,7 +51,7 @@ func unmarshalStrict(body []byte, dst any) error {
 	dec.DisallowUnknownFields()
 	dec.UseNumber()
 	if err := dec.Decode(dst); err != nil {
-		return badRequest(describeJSONError(err))
+		return badRequest(describeJSONError(locateJSONError(err, body, dst)))
 	}
 	if dec.More() {
 		return badRequest("request body holds more than one JSON value")
@@ -77,9 +78,12 @@ func requireJSON(contentType string) error {
 // describeJSONError turns decoder errors into messages that name the field
 // and never echo the body (which may hold a token).
 func describeJSONError(err error) string {
+	var field *fieldError
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
+	case errors.As(err, &field):
+		return field.Error()
 	case errors.Is(err, io.EOF):
 		return "request body is empty"
 	case errors.As(err, &syntax):
@@ -88,13 +92,32 @@ func describeJSONError(err error) string {
 		return "malformed JSON: unexpected end of input"
 	case errors.As(err, &typ):
 		if typ.Field != "" {
-			return fmt.Sprintf("field %q must be %s, not %s", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value)
+			return typeMessage(typ.Field, typ.Type, valueKind(typ))
 		}
-		return fmt.Sprintf("request body must be a JSON object, not %s", typ.Value)
+		return fmt.Sprintf("request body must be a JSON object, not %s", valueKind(typ))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
 	}
 	return "malformed JSON"
+}
+
+// typeMessage says what the field at path must hold. A number refused by a
+// numeric field is out of its range (or, for an integer, not whole).
+func typeMessage(path string, want reflect.Type, got string) string {
+	switch k := want.Kind(); {
+	case got == "number" && k >= reflect.Int && k <= reflect.Uintptr:
+		return fmt.Sprintf("field %q must be a whole number that fits %s", path, k)
+	case got == "number" && (k == reflect.Float32 || k == reflect.Float64):
+		return fmt.Sprintf("field %q must be a number that fits %s", path, k)
+	}
+	return fmt.Sprintf("field %q must be %s, not %s", path, jsonKind(want.Kind().String()), got)
+}
+
+// valueKind is the JSON kind a type error found ("number"), without the
+// literal that encoding/json appends for numbers out of range ("number 1e400").
+func valueKind(typ *json.UnmarshalTypeError) string {
+	kind, _, _ := strings.Cut(typ.Value, " ")
+	return kind
 }
 
 func jsonKind(goKind string) string {

@@ -1,55 +1,74 @@
 package httpapi
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDecodeCheckRequest(t *testing.T) {
 	t.Parallel()
+	const check, batch = "/v1/check", "/v1/check/batch"
 	tests := []struct {
 		name        string
+		path        string // the endpoint whose request type body is decoded into
 		contentType string
 		body        string
 		wantStatus  int // 0: decodes and validates
 		wantMessage string
 	}{
-		{"minimal", "application/json", `{"action":"tasks:read"}`, 0, ""},
-		{"full", "application/json; charset=utf-8", `{"token":"t","action":"a","resource":{"type":"x","id":"1","org_id":"o","org_slug":"s","owner_id":"u","attributes":{"n":1}},"context":{"ip":"1.2.3.4"}}`, 0, ""},
-		{"json suffix type", "application/vnd.verdict+json", `{"action":"a"}`, 0, ""},
-		{"null resource", "application/json", `{"action":"a","resource":null}`, 0, ""},
-		{"not json", "text/plain", `{"action":"a"}`, 415, "Content-Type must be application/json"},
-		{"no content type", "", `{"action":"a"}`, 415, "Content-Type must be application/json"},
-		{"malformed", "application/json", `{"action":`, 400, "malformed JSON: unexpected end of input"},
-		{"syntax", "application/json", `{"action" "a"}`, 400, "malformed JSON at byte 11"},
-		{"empty body", "application/json", ``, 400, "request body is empty"},
-		{"unknown field", "application/json", `{"action":"a","tokn":"x"}`, 400, `unknown field "tokn"`},
-		{"unknown resource field", "application/json", `{"action":"a","resource":{"orgId":"o"}}`, 400, `unknown field "orgId"`},
-		{"missing action", "application/json", `{"token":"t"}`, 400, `"action" is required and must be a non-empty string`},
-		{"empty action", "application/json", `{"action":""}`, 400, `"action" is required and must be a non-empty string`},
-		{"action wrong type", "application/json", `{"action":7}`, 400, `field "action" must be a string, not number`},
-		{"resource wrong type", "application/json", `{"action":"a","resource":"org_1"}`, 400, `field "resource" must be an object, not string`},
-		{"context wrong type", "application/json", `{"action":"a","context":[]}`, 400, `field "context" must be an object, not array`},
-		{"org_id wrong type", "application/json", `{"action":"a","resource":{"org_id":1}}`, 400, `field "resource.org_id" must be a string, not number`},
-		{"array body", "application/json", `[]`, 400, "request body must be a JSON object, not array"},
-		{"two values", "application/json", `{"action":"a"}{"action":"b"}`, 400, "request body holds more than one JSON value"},
-		{"too large", "application/json", `{"action":"` + strings.Repeat("a", 2<<20) + `"}`, 413, "request body is larger than 1048576 bytes"},
+		{"minimal", check, "application/json", `{"action":"tasks:read"}`, 0, ""},
+		{"full", check, "application/json; charset=utf-8", `{"token":"t","action":"a","resource":{"type":"x","id":"1","org_id":"o","org_slug":"s","owner_id":"u","attributes":{"n":1}},"context":{"ip":"1.2.3.4"}}`, 0, ""},
+		{"json suffix type", check, "application/vnd.verdict+json", `{"action":"a"}`, 0, ""},
+		{"null resource", check, "application/json", `{"action":"a","resource":null}`, 0, ""},
+		{"nested attributes are free-form", check, "application/json", `{"action":"a","resource":{"attributes":{"orgId":{"org":[1,{"x":null}]}}},"context":{"a":{"b":true}}}`, 0, ""},
+		{"not json", check, "text/plain", `{"action":"a"}`, 415, "Content-Type must be application/json"},
+		{"no content type", check, "", `{"action":"a"}`, 415, "Content-Type must be application/json"},
+		{"malformed", check, "application/json", `{"action":`, 400, "malformed JSON: unexpected end of input"},
+		{"syntax", check, "application/json", `{"action" "a"}`, 400, "malformed JSON at byte 11"},
+		{"empty body", check, "application/json", ``, 400, "request body is empty"},
+		{"unknown field", check, "application/json", `{"action":"a","tokn":"x"}`, 400, `unknown field "tokn"`},
+		{"unknown resource field", check, "application/json", `{"action":"a","resource":{"orgId":"o"}}`, 400, `unknown field "resource.orgId"`},
+		{"empty field name", check, "application/json", `{"action":"a","":1}`, 400, `unknown field ""`},
+		{"unknown field is not escaped", check, "application/json", `{"action":"a","<b>&":1}`, 400, `unknown field "<b>&"`},
+		{"missing action", check, "application/json", `{"token":"t"}`, 400, `"action" is required and must be a non-empty string`},
+		{"empty action", check, "application/json", `{"action":""}`, 400, `"action" is required and must be a non-empty string`},
+		{"action wrong type", check, "application/json", `{"action":7}`, 400, `field "action" must be a string, not number`},
+		{"resource wrong type", check, "application/json", `{"action":"a","resource":"org_1"}`, 400, `field "resource" must be an object, not string`},
+		{"context wrong type", check, "application/json", `{"action":"a","context":[]}`, 400, `field "context" must be an object, not array`},
+		{"org_id wrong type", check, "application/json", `{"action":"a","resource":{"org_id":1}}`, 400, `field "resource.org_id" must be a string, not number`},
+		{"attributes wrong type", check, "application/json", `{"action":"a","resource":{"attributes":[1]}}`, 400, `field "resource.attributes" must be an object, not array`},
+		{"path uses field names", check, "application/json", `{"action":"a","Resource":{"ORG_ID":1}}`, 400, `field "resource.org_id" must be a string, not number`},
+		{"array body", check, "application/json", `[]`, 400, "request body must be a JSON object, not array"},
+		{"two values", check, "application/json", `{"action":"a"}{"action":"b"}`, 400, "request body holds more than one JSON value"},
+		{"too large", check, "application/json", `{"action":"` + strings.Repeat("a", 2<<20) + `"}`, 413, "request body is larger than 1048576 bytes"},
+
+		{"batch", batch, "application/json", `{"token":"t","checks":[{"action":"a"},{"action":"b","resource":{"org_id":"o"}}]}`, 0, ""},
+		{"batch nested attributes are free-form", batch, "application/json", `{"checks":[{"action":"a","resource":{"attributes":{"org":{"deep":[[{}]]}}},"context":{"org":1}}]}`, 0, ""},
+		{"batch unknown field", batch, "application/json", `{"checks":[{"action":"a"}],"trace":true}`, 400, `unknown field "trace"`},
+		{"batch unknown item field", batch, "application/json", `{"checks":[{"action":"a","tokn":"x"}]}`, 400, `unknown field "checks[0].tokn"`},
+		{"batch unknown resource field", batch, "application/json", `{"checks":[{"action":"a"},{"action":"b","resource":{"org":"x"}}]}`, 400, `unknown field "checks[1].resource.org"`},
+		{"batch org_id wrong type", batch, "application/json", `{"checks":[{"action":"a"},{"action":"b","resource":{"org_id":1}}]}`, 400, `field "checks[1].resource.org_id" must be a string, not number`},
+		{"batch item wrong type", batch, "application/json", `{"checks":[{"action":"a"},"b"]}`, 400, `field "checks[1]" must be an object, not string`},
+		{"batch checks wrong type", batch, "application/json", `{"checks":{"action":"a"}}`, 400, `field "checks" must be an array, not object`},
+		{"batch first fault wins", batch, "application/json", `{"checks":[{"action":"a","resource":{"org_id":1}},{"action":"b","x":1}]}`, 400, `field "checks[0].resource.org_id" must be a string, not number`},
+		{"batch missing action", batch, "application/json", `{"checks":[{"action":"a"},{}]}`, 400, `checks[1]: "action" is required and must be a non-empty string`},
+		{"batch empty", batch, "application/json", `{"checks":[]}`, 400, `"checks" must hold between 1 and 100 checks, not 0`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := httptest.NewRequest(http.MethodPost, "/v1/check", strings.NewReader(tt.body))
+			r := httptest.NewRequest(http.MethodPost, tt.path, strings.NewReader(tt.body))
 			if tt.contentType != "" {
 				r.Header.Set("Content-Type", tt.contentType)
 			}
-			var req checkRequest
-			err := decodeJSON(httptest.NewRecorder(), r, DefaultLimits.MaxBodyBytes, &req)
-			if err == nil {
-				_, err = req.check()
-			}
+			err := decodeAndValidate(r)
 			var e *Error
 			switch {
 			case tt.wantStatus == 0 && err != nil:
@@ -66,6 +85,25 @@ func TestDecodeCheckRequest(t *testing.T) {
 	}
 }
 
+// decodeAndValidate decodes r's body into the request type of its path, as
+// the handler does, and validates it.
+func decodeAndValidate(r *http.Request) error {
+	if r.URL.Path == "/v1/check/batch" {
+		var req batchRequest
+		if err := decodeJSON(httptest.NewRecorder(), r, DefaultLimits.MaxBodyBytes, &req); err != nil {
+			return err
+		}
+		_, err := req.checks(DefaultLimits.MaxBatch)
+		return err
+	}
+	var req checkRequest
+	if err := decodeJSON(httptest.NewRecorder(), r, DefaultLimits.MaxBodyBytes, &req); err != nil {
+		return err
+	}
+	_, err := req.check()
+	return err
+}
+
 // FuzzDecodeCheck feeds arbitrary bodies to the request decoder: it must
 // never panic, must classify every failure as a client error, and must never
 // echo the body (which may hold a token) into the message.
@@ -77,8 +115,13 @@ func FuzzDecodeCheck(f *testing.F) {
 		`{"action":"a","context":{"n":1e400}}`,
 		`{"action":"a","resource":{"attributes":{"deep":[[[[{}]]]]}}}`,
 		`{"checks":[{"action":"a"}]}`,
+		`{"checks":[{"action":"a"},{"action":"b","resource":{"org":"secret-token-value"}}]}`,
+		`{"checks":[{"action":"a","RESOURCE":{"Org_Id":1}},"secret-token-value"]}`,
+		`{"checks":[[{"action":{"x":[1,2,{"y":null}]}}]],"token":{"secret-token-value":1}}`,
 		"\x00\xff{",
 		`{"action":"\ud800"}`,
+		`{"checks":[{"action":"a","\ud800":1}]}`,
+		`{"":0}`,
 	} {
 		f.Add(seed)
 	}
@@ -89,6 +132,7 @@ func FuzzDecodeCheck(f *testing.F) {
 			_, err = single.check()
 		}
 		checkClientError(t, err)
+		checkLocated(t, []byte(body), &checkRequest{})
 
 		var batch batchRequest
 		err = unmarshalStrict([]byte(body), &batch)
@@ -96,7 +140,29 @@ func FuzzDecodeCheck(f *testing.F) {
 			_, err = batch.checks(DefaultLimits.MaxBatch)
 		}
 		checkClientError(t, err)
+		checkLocated(t, []byte(body), &batchRequest{})
 	})
+}
+
+// checkLocated walks arbitrary bytes (which must not panic) and checks that
+// every unknown field, and every type error below the top level, that
+// encoding/json reports is located by the walk, so no message loses its path.
+func checkLocated(t *testing.T, body []byte, dst any) {
+	t.Helper()
+	_ = firstFault(body, reflect.TypeOf(dst))
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	err := dec.Decode(dst)
+	var typ *json.UnmarshalTypeError
+	unknown := err != nil && strings.HasPrefix(err.Error(), "json: unknown field ")
+	if !unknown && !(errors.As(err, &typ) && typ.Field != "") {
+		return
+	}
+	var field *fieldError
+	if !errors.As(locateJSONError(err, body, dst), &field) {
+		t.Fatalf("%v was not located in %q", err, body)
+	}
 }
 
 func checkClientError(t *testing.T, err error) {
@@ -110,5 +176,64 @@ func checkClientError(t *testing.T, err error) {
 	}
 	if strings.Contains(e.Message, "secret-token-value") {
 		t.Fatalf("message %q echoes the body", e.Message)
+	}
+}
+
+// TestLocateJSONError checks the walk on types the request bodies do not
+// use yet, so a new request field keeps its path, and that what the walk
+// does not model keeps encoding/json's own path rather than a wrong one.
+func TestLocateJSONError(t *testing.T) {
+	t.Parallel()
+	type Inner struct {
+		Level int8 `json:"level"`
+	}
+	type doc struct {
+		Inner
+		Count  uint             `json:"count"`
+		Quoted int              `json:"quoted,string"`
+		Pair   [2]bool          `json:"pair"`
+		Raw    []byte           `json:"raw"`
+		Labels map[string]int   `json:"labels"`
+		When   time.Time        `json:"when"`
+		Free   json.RawMessage  `json:"free"`
+		Nested []map[string]any `json:"nested"`
+		Skip   string           `json:"-"`
+		hidden string
+	}
+	tests := []struct {
+		body, want string // want "": decodes
+	}{
+		{`{"count":2,"pair":[true,false],"raw":"AA==","labels":{"a":1},"when":"2025-01-01T00:00:00Z","free":[1],"nested":[{"x":[]}]}`, ""},
+		{`{"count":"1"}`, `field "count" must be a number, not string`},
+		{`{"pair":[true,1]}`, `field "pair[1]" must be a boolean, not number`},
+		{`{"raw":[1,"2"]}`, `field "raw[1]" must be a number, not string`},
+		{`{"labels":{"a":1,"b":"2"}}`, `field "labels.b" must be a number, not string`},
+		{`{"labels":{"a":{"b":1}}}`, `field "labels.a" must be a number, not object`},
+		{`{"nested":[{},[]]}`, `field "nested[1]" must be an object, not array`},
+		{`{"nested":[{"x":1}],"Skip":"s"}`, `unknown field "Skip"`},
+		{`{"hidden":"h"}`, `unknown field "hidden"`},
+		{`{"COUNT":2,"Labels":{"a":true}}`, `field "labels.a" must be a number, not bool`},
+		// Not modelled: encoding/json's own path is kept.
+		{`{"count":-1}`, `field "count" must be a whole number that fits uint`},
+		{`{"nested":[{}],"level":"x"}`, `field "Inner.level" must be a number, not string`},
+		{`{"quoted":"3","count":"x"}`, `field "count" must be a number, not string`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.body, func(t *testing.T) {
+			t.Parallel()
+			err := unmarshalStrict([]byte(tt.body), &doc{})
+			var e *Error
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("unmarshalStrict(%s) = %v, want success", tt.body, err)
+			case tt.want == "":
+				return
+			case !errors.As(err, &e):
+				t.Fatalf("unmarshalStrict(%s) = %v, want *Error", tt.body, err)
+			}
+			if e.Message != tt.want {
+				t.Errorf("unmarshalStrict(%s) = %q, want %q", tt.body, e.Message, tt.want)
+			}
+		})
 	}
 }

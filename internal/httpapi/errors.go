@@ -74,11 +74,15 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	writeJSON(w, e.Status, body)
 }
 
-// writeJSON writes v as a JSON response with status.
+// writeJSON writes v as a JSON response with status. HTML escaping is off:
+// responses are read by people and programs, never embedded in a page, and
+// "\u003c" in place of "<" only gets in their way.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
 	// An encode error here means the client went away; there is nobody to tell.
-	_ = json.NewEncoder(w).Encode(v)
+	_ = enc.Encode(v)
 }
