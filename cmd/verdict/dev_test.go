@@ -131,33 +131,3 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version output = %q", out.String())
 	}
 }
-
-// TestTestCommand runs `verdict test` on the shipped policies and on a
-// directory with a failing test that calls the built-in library.
-func TestTestCommand(t *testing.T) {
-	t.Parallel()
-	failing := t.TempDir()
-	writeTestFile(t, failing, "authz.rego", "package verdict.authz\n\ndecision := {\"allow\": false, \"reason\": \"closed\", \"message\": \"\"}\n")
-	writeTestFile(t, failing, "authz_test.rego", `package verdict.authz_test
-
-import data.verdict.clerk
-
-test_library_is_loaded if not clerk.has({"authenticated": false}, {"role": "org:admin"})
-
-test_fails if data.verdict.authz.decision.allow
-`)
-	for _, tt := range []struct {
-		dir  string
-		code int
-		want string
-	}{
-		{"../../policies", 0, " 0 failed"},
-		{failing, 1, "1 passed, 1 failed"},
-	} {
-		var out lockedBuffer
-		err := run(context.Background(), []string{"verdict", "test", "--policies", tt.dir}, emptyEnv, &out)
-		if code := exitCode(err); code != tt.code || !strings.Contains(out.String(), tt.want) {
-			t.Errorf("verdict test --policies %s = exit %d (%v), output %q; want exit %d with %q", tt.dir, code, err, out.String(), tt.code, tt.want)
-		}
-	}
-}

@@ -19,23 +19,30 @@ import (
 
 func main() {
 	err := run(context.Background(), os.Args, os.Getenv, os.Stdout)
-	if err != nil && !errors.Is(err, errDenied) && !errors.Is(err, errTestsFailed) {
+	if err != nil && !alreadyReported(err) {
 		fmt.Fprintln(os.Stderr, "verdict:", err)
 	}
 	os.Exit(exitCode(err))
 }
 
 // exitCode maps run's error to the process exit status: 0 success, 1 a
-// `check` that denied, a failing `test` or a `fmt --fail` that found
-// unformatted Rego, 2 anything else (usage, configuration, start-up).
+// `check` that denied, a failing `test`, policies `validate` would refuse or
+// a `fmt --fail` that found unformatted Rego, 2 anything else (usage,
+// configuration, start-up).
 func exitCode(err error) int {
 	if err == nil {
 		return 0
 	}
-	if errors.Is(err, errDenied) || errors.Is(err, errTestsFailed) || errors.Is(err, errFormatDiffers) {
+	if alreadyReported(err) || errors.Is(err, errFormatDiffers) {
 		return 1
 	}
 	return 2
+}
+
+// alreadyReported: the command printed its answer (the decision, the test
+// results, the problems) and the error only sets the exit status.
+func alreadyReported(err error) bool {
+	return errors.Is(err, errDenied) || errors.Is(err, errTestsFailed) || errors.Is(err, errInvalidPolicies)
 }
 
 // errDenied is returned by `verdict check` when the decision is a deny.

@@ -15,7 +15,8 @@ commands:
   serve     run the decision service
   dev       run the service with an ephemeral key, its JWKS and a token minter
   check     one decision from the command line, offline
-  test      run the Rego tests of a policy directory with Verdict's built-in library
+  test      run the Rego tests of a policy directory with Verdict's built-in layer
+  validate  check a policy directory as serve would load it, listing every problem
   fmt       format Rego files as OPA's formatter does (-w write, -l list, --fail)
   version   print version, commit and OPA version
 
@@ -39,6 +40,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return runDev(ctx, rest, getenv, stdout)
 	case "check":
 		return runCheck(ctx, rest, getenv, stdout)
+	case "validate":
+		return runValidate(ctx, rest, getenv, stdout)
 	case "test":
 		return runTest(ctx, rest, getenv, stdout)
 	case "fmt":

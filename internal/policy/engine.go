@@ -208,15 +208,33 @@ func (e *Engine) report(err error) {
 // root the operator knows.
 func (e *Engine) compile(ctx context.Context, s snapshot) (*revision, error) {
 	rev, err := compile(ctx, s)
+	return rev, inDir(err, e.dir)
+}
+
+// Validate runs every check Load makes on the policies under the root of
+// fsys, without preparing them to serve: nil, or a *CompileError listing
+// every problem found. dir names the root in problems ("policies").
+func Validate(ctx context.Context, fsys fs.FS, dir string) error {
+	s, err := readSnapshot(fsys, false)
+	if err != nil {
+		return err
+	}
+	_, _, err = check(ctx, s)
+	return inDir(err, dir)
+}
+
+// inDir names the files of a *CompileError's problems from dir, the policy
+// root the operator knows; built-in files keep their own names.
+func inDir(err error, dir string) error {
 	var ce *CompileError
-	if errors.As(err, &ce) && e.dir != "" {
+	if errors.As(err, &ce) && dir != "" {
 		for i := range ce.Problems {
 			if f := ce.Problems[i].File; f != "" && !strings.HasPrefix(f, builtinPrefix) {
-				ce.Problems[i].File = path.Join(e.dir, f)
+				ce.Problems[i].File = path.Join(dir, f)
 			}
 		}
 	}
-	return rev, err
+	return err
 }
 
 // Watch polls the policy files every interval and reloads them when they

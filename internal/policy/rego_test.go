@@ -36,13 +36,14 @@ func TestRegoPolicies(t *testing.T) {
 	} {
 		t.Run(tt.dir, func(t *testing.T) {
 			t.Parallel()
-			results, err := policy.RunTests(context.Background(), os.DirFS(tt.dir), tt.builtins)
+			report, err := policy.RunTests(context.Background(), os.DirFS(tt.dir), policy.TestOptions{BuiltinTests: tt.builtins})
 			if err != nil {
 				t.Fatalf("run Rego tests: %v", err)
 			}
+			results := report.Results
 			for _, r := range results {
 				if !r.Passed && !r.Skipped {
-					t.Errorf("%s:%d: %s.%s failed %s", r.File, r.Line, r.Package, r.Name, r.Error)
+					t.Errorf("%s:%d: %s.%s failed: %s%s", r.File, r.Line, r.Package, r.Name, r.Error, r.Failure)
 				}
 			}
 			if len(results) < tt.atLeast {
