@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -311,5 +312,45 @@ func TestValidateCommand(t *testing.T) {
 	}
 	if code, _ := runCommand(t, "validate", "--policies"); code != 2 {
 		t.Errorf("validate without a directory = exit %d, want 2", code)
+	}
+}
+
+// TestExplainOverHTTP: with --explain a check (and each batch item) may ask
+// what decided, and gets the rules and expressions with file and line,
+// a team's rule among them; without it the ask is a 400.
+func TestExplainOverHTTP(t *testing.T) {
+	t.Parallel()
+	inst := startServe(t, "--explain")
+	plain := startServe(t)
+	token := inst.mint(t, v2Member)
+	addTeam(t, inst.policies)
+	locked := with(orgA, "attributes", map[string]any{"locked": true})
+	type explained struct {
+		decision
+		Explanation []string `json:"explanation"`
+	}
+	d := waitFor(t, func() (explained, bool) {
+		var d explained
+		inst.post(t, "/v1/check", map[string]any{"token": inst.mint(t, v1Admin), "action": "tasks:delete", "resource": locked, "explain": true}, &d)
+		return d, d.Reason == "task_locked"
+	})
+	wantLine := regexp.MustCompile(`^` + regexp.QuoteMeta(filepath.Join(inst.policies, "acme", "tasks.rego")) + `:\d+: input.resource.attributes.locked == true$`)
+	if !slices.ContainsFunc(d.Explanation, wantLine.MatchString) {
+		t.Errorf("explanation of task_locked = %q, want a line matching %s", d.Explanation, wantLine)
+	}
+	var batch struct {
+		Results []explained `json:"results"`
+	}
+	inst.post(t, "/v1/check/batch", map[string]any{"token": token, "checks": []any{
+		map[string]any{"action": "tasks:read", "resource": with(orgA, "org_id", "org_evil"), "explain": true},
+		map[string]any{"action": "tasks:read", "resource": orgA},
+	}}, &batch)
+	if r := batch.Results; len(r) != 2 || r[0].Reason != "tenant_mismatch" ||
+		!slices.ContainsFunc(r[0].Explanation, regexp.MustCompile(`tenancy\.rego:\d+: input.resource.org_id != input.principal.org_id$`).MatchString) || r[1].Explanation != nil {
+		t.Errorf("batch explanations = %+v, want the first item explained and the second not", r)
+	}
+	var e apiError
+	if status := plain.post(t, "/v1/check", map[string]any{"token": token, "action": "tasks:read", "resource": orgA, "explain": true}, &e); status != 400 || e.Error.Code != "explain_disabled" {
+		t.Errorf("explain without --explain = %d %+v, want 400 explain_disabled", status, e)
 	}
 }

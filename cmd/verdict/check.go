@@ -24,6 +24,7 @@ type checkConfig struct {
 	Action   string
 	Resource string
 	Context  string
+	Explain  bool
 }
 
 // runCheck implements `verdict check`: one decision, offline, printed as the
@@ -70,6 +71,7 @@ func parseCheckFlags(args []string, getenv func(string) string, stdout io.Writer
 	fs.StringVar(&cfg.Action, "action", "", "action to decide (required)")
 	fs.StringVar(&cfg.Resource, "resource", "", "resource as JSON, or @file")
 	fs.StringVar(&cfg.Context, "context", "", "context as JSON, or @file")
+	fs.BoolVar(&cfg.Explain, "explain", false, "also print the rules and expressions that decided (\"explanation\")")
 	addKeyFlags(fs, &cfg.serviceConfig)
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return cfg, err
@@ -91,7 +93,7 @@ func (cfg checkConfig) check() (authz.Check, error) {
 	if cfg.Action == "" {
 		return authz.Check{}, errors.New("--action is required")
 	}
-	c := authz.Check{Action: cfg.Action}
+	c := authz.Check{Action: cfg.Action, Explain: cfg.Explain}
 	if cfg.Resource != "" {
 		c.Resource = new(authz.Resource)
 		if err := decodeFlagJSON("resource", cfg.Resource, c.Resource); err != nil {

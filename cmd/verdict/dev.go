@@ -24,7 +24,8 @@ import (
 // ./policies (watched) or, when there is no such directory, the copy built
 // into the binary.
 func runDev(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	var cfg serviceConfig
+	// Dev mode is for trying policies out: explanations are on.
+	cfg := serviceConfig{Explain: true}
 	fs := flagSet("dev", stdout)
 	addServerFlags(fs, &cfg)
 	if err := parseFlags(fs, args, getenv); err != nil {

@@ -36,8 +36,10 @@ type serviceConfig struct {
 	// LogLevel is the least severe level logged; debug adds a line per
 	// request and per decision.
 	LogLevel slog.Level
-	Keys     keyConfig
-	Verify   verifyConfig
+	// Explain lets checks ask what decided ("explain": true).
+	Explain bool
+	Keys    keyConfig
+	Verify  verifyConfig
 }
 
 // keyConfig names where verification keys come from; exactly one is set.
@@ -74,6 +76,8 @@ func addServerFlags(fs *flag.FlagSet, c *serviceConfig) {
 	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", 0, "on shutdown, keep serving this long after /readyz turns 503")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve /debug/pprof on this separate address (off when empty)")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "debug, info, warn or error; debug logs every request and decision (never tokens)")
+	// The default is c.Explain as the command set it: off for serve, on for dev.
+	fs.BoolVar(&c.Explain, "explain", c.Explain, "let a check ask with \"explain\": true for the rules and expressions that decided")
 }
 
 func addKeyFlags(fs *flag.FlagSet, c *serviceConfig) {

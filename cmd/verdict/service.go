@@ -101,6 +101,7 @@ func (s *service) serve(ctx context.Context, cfg serviceConfig, extra []httpapi.
 		Metrics: s.metrics.Handler(),
 		Logger:  s.logger,
 		Extra:   extra,
+		Explain: cfg.Explain,
 	})
 
 	ctx, cancel := context.WithCancel(ctx)

@@ -62,6 +62,9 @@ type Check struct {
 	Action   string         `json:"action"`
 	Resource *Resource      `json:"resource,omitempty"`
 	Context  map[string]any `json:"context,omitempty"`
+	// Explain asks for the rules and expressions that decided, with the
+	// decision. It is not part of the question: the answer is the same.
+	Explain bool `json:"-"`
 }
 
 // Decision is the answer to a Check, in the wire shape of the contract.
@@ -71,6 +74,9 @@ type Decision struct {
 	Reason         Reason `json:"reason"`
 	Message        string `json:"message"`
 	PolicyRevision string `json:"policy_revision"`
+	// Explanation, when the check asked for one: what decided, one
+	// "file:line: expression" per step, in evaluation order.
+	Explanation []string `json:"explanation,omitempty"`
 }
 
 // Input is what the policies are evaluated against: the verified principal

@@ -17,10 +17,12 @@ type Authenticator interface {
 }
 
 // Evaluator evaluates the current policies for one input. Revision names the
-// policy revision that produced the outcome. Has answers Clerk's has() for
-// a principal and a check object exactly as the caller sent it.
+// policy revision that produced the outcome. Explain evaluates the same and
+// says what decided. Has answers Clerk's has() for a principal and a check
+// object exactly as the caller sent it.
 type Evaluator interface {
 	Evaluate(ctx context.Context, in Input) (out Outcome, revision string, err error)
+	Explain(ctx context.Context, in Input) (out Outcome, explanation []string, revision string, err error)
 	Has(ctx context.Context, p Principal, check any) (HasAnswer, error)
 	Revision() string
 }
@@ -138,13 +140,27 @@ func (d *Decider) Decide(ctx context.Context, s Session, c Check) (Decision, err
 
 func (d *Decider) decide(ctx context.Context, s Session, c Check) (Decision, error) {
 	if s.Rejected != nil {
-		return Decision{
+		dec := Decision{
 			Reason:         s.Rejected.Reason,
 			Message:        s.Rejected.Message,
 			PolicyRevision: d.policies.Revision(),
-		}, nil
+		}
+		if c.Explain {
+			dec.Explanation = []string{fmt.Sprintf("token verification: %s: the policies did not run", s.Rejected.Reason)}
+		}
+		return dec, nil
 	}
-	out, revision, err := d.evaluate(ctx, s, c)
+	var out Outcome
+	var explanation []string
+	var revision string
+	var err error
+	if c.Explain {
+		// Explained decisions are evaluated, never answered from the cache:
+		// the explanation is of this evaluation.
+		out, explanation, revision, err = d.policies.Explain(ctx, Input{Principal: s.Principal, Check: c})
+	} else {
+		out, revision, err = d.evaluate(ctx, s, c)
+	}
 	if err != nil {
 		return Decision{}, fmt.Errorf("evaluate policies: %w", err)
 	}
@@ -156,6 +172,7 @@ func (d *Decider) decide(ctx context.Context, s Session, c Check) (Decision, err
 		Reason:         out.Reason,
 		Message:        out.Message,
 		PolicyRevision: revision,
+		Explanation:    explanation,
 	}, nil
 }
 

@@ -27,6 +27,11 @@ func (f fakePolicies) Evaluate(_ context.Context, in authz.Input) (authz.Outcome
 	return out, "sha256:test", err
 }
 
+func (f fakePolicies) Explain(_ context.Context, in authz.Input) (authz.Outcome, []string, string, error) {
+	out, err := f(in)
+	return out, []string{"test.rego:1: explained"}, "sha256:test", err
+}
+
 func (fakePolicies) Revision() string { return "sha256:test" }
 
 func (fakePolicies) Has(context.Context, authz.Principal, any) (authz.HasAnswer, error) {
@@ -161,6 +166,11 @@ func (p *countingPolicies) Evaluate(_ context.Context, in authz.Input) (authz.Ou
 	return authz.Outcome{Allow: true, Reason: authz.Reason("r_" + in.Check.Action), Deterministic: p.deterministic}, p.revision, nil
 }
 
+func (p *countingPolicies) Explain(ctx context.Context, in authz.Input) (authz.Outcome, []string, string, error) {
+	out, revision, err := p.Evaluate(ctx, in)
+	return out, []string{"test.rego:1: explained"}, revision, err
+}
+
 func (p *countingPolicies) Revision() string { return p.revision }
 
 func (p *countingPolicies) Has(context.Context, authz.Principal, any) (authz.HasAnswer, error) {
@@ -238,5 +248,43 @@ func TestDecisionCacheNeedsAToken(t *testing.T) {
 	}
 	if policies.evaluations != 2 {
 		t.Errorf("two principals without tokens: %d evaluations, want 2", policies.evaluations)
+	}
+}
+
+// TestExplainedDecisions: an explained check is evaluated, never answered
+// from the cache, and gives the same answer with its explanation; a token
+// refused before the policies ran says so.
+func TestExplainedDecisions(t *testing.T) {
+	t.Parallel()
+	policies := &countingPolicies{revision: "sha256:a", deterministic: true}
+	d := authz.NewDecider(authnReturning(member, nil), policies, nil, authz.Options{DecisionCacheSize: 100})
+	ctx := context.Background()
+	plain, err := d.Check(ctx, "t1", authz.Check{Action: "tasks:read"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		explained, err := d.Check(ctx, "t1", authz.Check{Action: "tasks:read", Explain: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if explained.Allow != plain.Allow || explained.Reason != plain.Reason || len(explained.Explanation) != 1 {
+			t.Errorf("explained = %+v, want %+v with an explanation", explained, plain)
+		}
+	}
+	if policies.evaluations != 3 {
+		t.Errorf("%d evaluations, want 3: explained checks are never answered from the cache", policies.evaluations)
+	}
+	if plain.Explanation != nil {
+		t.Errorf("an unexplained decision carries %v", plain.Explanation)
+	}
+
+	rejected := authz.NewDecider(authnReturning(authz.Principal{}, authz.InvalidToken("bad", nil)), policies, nil, authz.Options{})
+	dec, err := rejected.Check(ctx, "t2", authz.Check{Action: "tasks:read", Explain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"token verification: token_invalid: the policies did not run"}; !cmp.Equal(dec.Explanation, want) {
+		t.Errorf("explanation of a refused token = %q, want %q", dec.Explanation, want)
 	}
 }

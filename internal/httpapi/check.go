@@ -13,15 +13,24 @@ type checkFields struct {
 	Action   *string         `json:"action"`
 	Resource *authz.Resource `json:"resource"`
 	Context  map[string]any  `json:"context"`
+	Explain  bool            `json:"explain"`
 }
 
 // check validates the fields and returns the domain check. where names the
-// check in error messages ("" for the single check).
-func (c checkFields) check(where string) (authz.Check, error) {
+// check in error messages ("" for the single check); explainable says
+// whether the service runs with --explain.
+func (c checkFields) check(where string, explainable bool) (authz.Check, error) {
 	if c.Action == nil || *c.Action == "" {
 		return authz.Check{}, badRequest(where + "\"action\" is required and must be a non-empty string")
 	}
-	return authz.Check{Action: *c.Action, Resource: c.Resource, Context: c.Context}, nil
+	if c.Explain && !explainable {
+		return authz.Check{}, &Error{
+			Status:  http.StatusBadRequest,
+			Code:    codeExplainDisabled,
+			Message: where + "\"explain\" needs the service to run with --explain (VERDICT_EXPLAIN=true)",
+		}
+	}
+	return authz.Check{Action: *c.Action, Resource: c.Resource, Context: c.Context, Explain: c.Explain}, nil
 }
 
 // checkRequest spells out checkFields rather than embedding it, so that a
@@ -31,10 +40,11 @@ type checkRequest struct {
 	Action   *string         `json:"action"`
 	Resource *authz.Resource `json:"resource"`
 	Context  map[string]any  `json:"context"`
+	Explain  bool            `json:"explain"`
 }
 
-func (r checkRequest) check() (authz.Check, error) {
-	return checkFields{Action: r.Action, Resource: r.Resource, Context: r.Context}.check("")
+func (r checkRequest) check(explainable bool) (authz.Check, error) {
+	return checkFields{Action: r.Action, Resource: r.Resource, Context: r.Context, Explain: r.Explain}.check("", explainable)
 }
 
 // handleCheck serves POST /v1/check: one decision.
@@ -44,7 +54,7 @@ func (s *server) handleCheck() http.Handler {
 		if err := decodeJSON(w, r, s.limits.MaxBodyBytes, &req); err != nil {
 			return err
 		}
-		c, err := req.check()
+		c, err := req.check(s.explain)
 		if err != nil {
 			return err
 		}
@@ -64,13 +74,13 @@ type batchRequest struct {
 }
 
 // checks validates the batch and returns its checks in order.
-func (r batchRequest) checks(max int) ([]authz.Check, error) {
+func (r batchRequest) checks(max int, explainable bool) ([]authz.Check, error) {
 	if n := len(r.Checks); n == 0 || n > max {
 		return nil, badRequest(fmt.Sprintf("\"checks\" must hold between 1 and %d checks, not %d", max, n))
 	}
 	checks := make([]authz.Check, len(r.Checks))
 	for i, f := range r.Checks {
-		c, err := f.check(fmt.Sprintf("checks[%d]: ", i))
+		c, err := f.check(fmt.Sprintf("checks[%d]: ", i), explainable)
 		if err != nil {
 			return nil, err
 		}
@@ -91,7 +101,7 @@ func (s *server) handleBatch() http.Handler {
 		if err := decodeJSON(w, r, s.limits.MaxBodyBytes, &req); err != nil {
 			return err
 		}
-		checks, err := req.checks(s.limits.MaxBatch)
+		checks, err := req.checks(s.limits.MaxBatch, s.explain)
 		if err != nil {
 			return err
 		}

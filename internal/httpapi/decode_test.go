@@ -93,14 +93,14 @@ func decodeAndValidate(r *http.Request) error {
 		if err := decodeJSON(httptest.NewRecorder(), r, DefaultLimits.MaxBodyBytes, &req); err != nil {
 			return err
 		}
-		_, err := req.checks(DefaultLimits.MaxBatch)
+		_, err := req.checks(DefaultLimits.MaxBatch, true)
 		return err
 	}
 	var req checkRequest
 	if err := decodeJSON(httptest.NewRecorder(), r, DefaultLimits.MaxBodyBytes, &req); err != nil {
 		return err
 	}
-	_, err := req.check()
+	_, err := req.check(true)
 	return err
 }
 
@@ -129,7 +129,7 @@ func FuzzDecodeCheck(f *testing.F) {
 		var single checkRequest
 		err := unmarshalStrict([]byte(body), &single)
 		if err == nil {
-			_, err = single.check()
+			_, err = single.check(true)
 		}
 		checkClientError(t, err)
 		checkLocated(t, []byte(body), &checkRequest{})
@@ -137,7 +137,7 @@ func FuzzDecodeCheck(f *testing.F) {
 		var batch batchRequest
 		err = unmarshalStrict([]byte(body), &batch)
 		if err == nil {
-			_, err = batch.checks(DefaultLimits.MaxBatch)
+			_, err = batch.checks(DefaultLimits.MaxBatch, true)
 		}
 		checkClientError(t, err)
 		checkLocated(t, []byte(body), &batchRequest{})
@@ -237,3 +237,29 @@ func TestLocateJSONError(t *testing.T) {
 		})
 	}
 }
+
+// TestExplainNeedsTheFlag: "explain": true is refused with
+// explain_disabled unless the service runs with --explain, in a single
+// check and in a batch item alike.
+func TestExplainNeedsTheFlag(t *testing.T) {
+	t.Parallel()
+	single := checkRequest{Action: ptr("tasks:read"), Explain: true}
+	batch := batchRequest{Checks: []checkFields{{Action: ptr("tasks:read")}, {Action: ptr("tasks:read"), Explain: true}}}
+	for name, tt := range map[string]struct {
+		check       func(explainable bool) error
+		wantMessage string
+	}{
+		"single": {func(e bool) error { _, err := single.check(e); return err }, `"explain" needs the service to run with --explain`},
+		"batch":  {func(e bool) error { _, err := batch.checks(10, e); return err }, `checks[1]: "explain" needs the service to run with --explain`},
+	} {
+		var e *Error
+		if err := tt.check(false); !errors.As(err, &e) || e.Status != 400 || e.Code != codeExplainDisabled || !strings.HasPrefix(e.Message, tt.wantMessage) {
+			t.Errorf("%s without --explain = %v, want 400 %s %q", name, err, codeExplainDisabled, tt.wantMessage)
+		}
+		if err := tt.check(true); err != nil {
+			t.Errorf("%s with --explain = %v, want nil", name, err)
+		}
+	}
+}
+
+func ptr(s string) *string { return &s }

@@ -15,6 +15,7 @@ const (
 	codeNotFound             = "not_found"
 	codeMethodNotAllowed     = "method_not_allowed"
 	codeInternal             = "internal"
+	codeExplainDisabled      = "explain_disabled"
 )
 
 // Error is a failure to answer a request. Status and Code go on the wire with

@@ -39,6 +39,9 @@ type Deps struct {
 	Logger  *slog.Logger
 	Limits  Limits
 	Extra   []Route
+	// Explain lets a check ask for an explanation ("explain": true); when
+	// false such a check is refused with explain_disabled.
+	Explain bool
 }
 
 type server struct {
@@ -46,6 +49,7 @@ type server struct {
 	ready   func() error
 	logger  *slog.Logger
 	limits  Limits
+	explain bool
 }
 
 // New returns the API handler.
@@ -53,7 +57,7 @@ func New(d Deps) http.Handler {
 	if d.Limits == (Limits{}) {
 		d.Limits = DefaultLimits
 	}
-	s := &server{decider: d.Decider, ready: d.Ready, logger: d.Logger, limits: d.Limits}
+	s := &server{decider: d.Decider, ready: d.Ready, logger: d.Logger, limits: d.Limits, explain: d.Explain}
 
 	r := chi.NewRouter()
 	r.Use(recoverer(d.Logger), requestID, accessLog(d.Logger))

@@ -1,0 +1,227 @@
+package policy_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/verdict-pdp/verdict/internal/authz"
+	"github.com/verdict-pdp/verdict/internal/policy"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/explain")
+
+// lockedRule is a team deny rule: a task marked locked may not be touched.
+const lockedRule = `package verdict.rules.locked
+
+deny contains {"reason": "locked", "message": "the task is locked"} if input.resource.attributes.locked
+`
+
+// explanationLine is the contract's form of one line of an explanation.
+var explanationLine = regexp.MustCompile(`^[^:]+:\d+: .+`)
+
+// explainEngine loads the shipped catalog plus team files, kept in a
+// subdirectory as teams keep them, named from "policies" as an operator
+// would run the service.
+func explainEngine(t *testing.T, teamFiles map[string]string) *policy.Engine {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(shippedPolicies, "data.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{"data.json": string(data)}
+	for name, src := range teamFiles {
+		files[name] = src
+	}
+	return load(t, writePolicies(t, files), policy.Options{Dir: "policies"})
+}
+
+type explainCase struct {
+	name string // also the golden file's, in testdata/explain
+	in   authz.Input
+}
+
+// explainCases are one input per kind of answer.
+func explainCases() []explainCase {
+	member := authz.Principal{
+		Authenticated: true, UserID: "user_1", SessionID: "sess_1", OrgID: "org_A", OrgRole: "org:member",
+		OrgSlug: "acme", OrgPermissions: []string{}, TokenVersion: 2,
+	}
+	check := func(action, org string, locked bool) authz.Check {
+		attrs := map[string]any{"locked": locked}
+		return authz.Check{Action: action, Resource: &authz.Resource{OrgID: org, Attributes: attrs}}
+	}
+	return []explainCase{
+		{"membership", authz.Input{Principal: member, Check: check("tasks:read", "org_A", false)}},
+		{"tenant_mismatch", authz.Input{Principal: member, Check: check("tasks:read", "org_B", false)}},
+		{"missing_role", authz.Input{Principal: member, Check: check("billing:manage", "org_A", false)}},
+		{"system_permission", authz.Input{Principal: member, Check: check("org:sys_billing:read", "org_A", false)}},
+		{"unauthenticated", authz.Input{Check: check("tasks:read", "org_A", false)}},
+		{"unknown_action", authz.Input{Principal: member, Check: check("rockets:launch", "org_A", false)}},
+		{"locked", authz.Input{Principal: member, Check: check("tasks:read", "org_A", true)}},
+	}
+}
+
+func explainInput(t *testing.T, name string) authz.Input {
+	t.Helper()
+	for _, tc := range explainCases() {
+		if tc.name == name {
+			return tc.in
+		}
+	}
+	t.Fatalf("no explain case %s", name)
+	return authz.Input{}
+}
+
+func TestExplain(t *testing.T) {
+	t.Parallel()
+	e := explainEngine(t, map[string]string{"acme/locked.rego": lockedRule})
+	ctx := context.Background()
+	for _, tc := range explainCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, lines, rev, err := e.Explain(ctx, tc.in)
+			if err != nil {
+				t.Fatalf("Explain: %v", err)
+			}
+			want, wantRev, err := e.Evaluate(ctx, tc.in)
+			if err != nil {
+				t.Fatalf("Evaluate: %v", err)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("Explain's outcome differs from Evaluate's (-Evaluate +Explain):\n%s", diff)
+			}
+			if rev != wantRev {
+				t.Errorf("Explain's revision is %s, Evaluate's %s", rev, wantRev)
+			}
+			for _, l := range lines {
+				if !explanationLine.MatchString(l) {
+					t.Errorf("line %q is not <file>:<line>: <text>", l)
+				}
+			}
+			compareGolden(t, filepath.Join("testdata", "explain", tc.name+".golden"), explanationText(got, lines))
+		})
+	}
+}
+
+// The lines a policy author needs most, whatever else the goldens hold:
+// the file and the condition that decided (any line, so that an edit above
+// it in the file does not matter here).
+func TestExplainNamesTheDecidingLine(t *testing.T) {
+	t.Parallel()
+	e := explainEngine(t, map[string]string{"acme/locked.rego": lockedRule})
+	want := map[string]struct{ file, text string }{
+		"tenant_mismatch": {"verdict-builtin/tenancy.rego", "input.resource.org_id != input.principal.org_id"},
+		"locked":          {"policies/acme/locked.rego", "input.resource.attributes.locked"},
+		"unauthenticated": {"verdict-builtin/authz.rego", "not authenticated"},
+	}
+	for name, w := range want {
+		_, lines, _, err := e.Explain(context.Background(), explainInput(t, name))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		found := slices.ContainsFunc(lines, func(l string) bool {
+			return strings.HasPrefix(l, w.file+":") && strings.HasSuffix(l, ": "+w.text)
+		})
+		if !found {
+			t.Errorf("%s: no line %s:<n>: %s in\n%s", name, w.file, w.text, strings.Join(lines, "\n"))
+		}
+	}
+}
+
+func TestExplainIsCapped(t *testing.T) {
+	t.Parallel()
+	const maxLines = 100 // policy.maxExplanation
+	var body strings.Builder
+	for i := range 2 * maxLines {
+		fmt.Fprintf(&body, "\tinput.resource.attributes.locked != %d\n", i)
+	}
+	e := explainEngine(t, map[string]string{"acme/locked.rego": "package verdict.rules.locked\n\n" +
+		`deny contains {"reason": "locked", "message": "the task is locked"} if {` + "\n" + body.String() + "}\n"})
+	out, lines, _, err := e.Explain(context.Background(), explainInput(t, "locked"))
+	if err != nil || out.Reason != "locked" {
+		t.Fatalf("Explain = %+v, %v; want a locked deny", out, err)
+	}
+	if len(lines) != maxLines {
+		t.Errorf("explanation has %d lines, want the cap, %d", len(lines), maxLines)
+	}
+}
+
+// Explaining only reads the engine: it serves the same revision and
+// answers afterwards, and runs safely beside evaluations (go test -race).
+func TestExplainLeavesTheEngineAlone(t *testing.T) {
+	t.Parallel()
+	e := explainEngine(t, map[string]string{"acme/locked.rego": lockedRule})
+	ctx := context.Background()
+	before, rev := evaluateAll(t, e), e.Revision()
+	var wg sync.WaitGroup
+	for _, tc := range explainCases() {
+		wg.Go(func() {
+			if _, _, _, err := e.Explain(ctx, tc.in); err != nil {
+				t.Errorf("Explain %s: %v", tc.name, err)
+			}
+		})
+		wg.Go(func() {
+			if _, _, err := e.Evaluate(ctx, tc.in); err != nil {
+				t.Errorf("Evaluate %s: %v", tc.name, err)
+			}
+		})
+	}
+	wg.Wait()
+	if e.Revision() != rev {
+		t.Errorf("revision changed from %s to %s", rev, e.Revision())
+	}
+	if diff := cmp.Diff(before, evaluateAll(t, e)); diff != "" {
+		t.Errorf("answers changed after explaining (-before +after):\n%s", diff)
+	}
+}
+
+func evaluateAll(t *testing.T, e *policy.Engine) map[string]authz.Outcome {
+	t.Helper()
+	out := map[string]authz.Outcome{}
+	for _, tc := range explainCases() {
+		o, _, err := e.Evaluate(context.Background(), tc.in)
+		if err != nil {
+			t.Fatalf("Evaluate %s: %v", tc.name, err)
+		}
+		out[tc.name] = o
+	}
+	return out
+}
+
+// explanationText is the golden form: the outcome as a comment, then the
+// explanation.
+func explanationText(o authz.Outcome, lines []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# allow=%t reason=%s message=%q\n", o.Allow, o.Reason, o.Message)
+	for _, l := range lines {
+		b.WriteString(l + "\n")
+	}
+	return b.String()
+}
+
+func compareGolden(t *testing.T, name, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(name, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatalf("%v (create it with go test ./internal/policy -run TestExplain -update)", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s differs (-want +got); if intended, run go test ./internal/policy -run TestExplain -update:\n%s", name, diff)
+	}
+}
