@@ -122,7 +122,7 @@ func TestExplainNamesTheDecidingLine(t *testing.T) {
 	want := map[string]struct{ file, text string }{
 		"tenant_mismatch": {"verdict-builtin/tenancy.rego", "input.resource.org_id != input.principal.org_id"},
 		"locked":          {"policies/acme/locked.rego", "input.resource.attributes.locked"},
-		"unauthenticated": {"verdict-builtin/authz.rego", "not authenticated"},
+		"unauthenticated": {"verdict-builtin/authz.rego", "not input.principal.authenticated == true"},
 	}
 	for name, w := range want {
 		_, lines, _, err := e.Explain(context.Background(), explainInput(t, name))

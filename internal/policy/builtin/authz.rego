@@ -10,15 +10,22 @@
 #     resource that belongs to it (tenancy.rego);
 #   - a system permission (org:sys_*) follows the role only (permissions.rego).
 #
+# Every action needs a signed-in user today. A later kind of caller, a
+# service vouching for its subject, will be a choice a catalog entry
+# declares, decided in this file's authentication stage and nowhere else.
+#
 # The decision is composed as stages in the contract's precedence order:
 # authentication, a known action, tenancy, the teams' deny rules, the
 # action's own requirements (where a team grant may stand in for a missing
 # role or permission), and last the opt-in impersonation guard. A stage
 # that does not pass denies with its own reason. An allow is not what is
-# left over: the last branch allows only when every stage is defined and
-# passes, so a gap anywhere (an undefined stage, a half-written data file)
+# left over: the one allow branch asks every stage to be defined and to
+# pass, so a gap anywhere (an undefined stage, a half-written data file)
 # leaves the decision undefined, which the service answers with a 500,
-# never an allow. There is deliberately no default.
+# never an allow. There is deliberately no default. The allow branch comes
+# first so that the common case asks each stage once, positively; a denial
+# asks again, in order, which stage failed (complete rules are evaluated at
+# most once per decision, so asking again costs a lookup).
 #
 # Written for speed: each stage is a lookup or a comparison on input and
 # data, complete rules (evaluated at most once per decision) carry what
@@ -32,8 +39,19 @@ import data.verdict.permissions
 import data.verdict.team
 import data.verdict.tenancy
 
-decision := _deny("unauthenticated", msg) if {
-	not authenticated
+decision := outcome if {
+	# The only allow: every stage defined and passing. Any other input
+	# falls to the denials below, in order. Authentication, the team stage
+	# and the guard are written out here rather than as named rules: each
+	# named rule costs an evaluation of its own on every decision.
+	input.principal.authenticated == true
+	known
+	tenancy.passes
+	count({d | some d in data.verdict.rules[_].deny}) == 0 # no team rule denies (team.rego)
+	outcome.allow == true
+	not impersonation_guard.denial
+} else := _deny("unauthenticated", msg) if {
+	not input.principal.authenticated == true
 	msg := sprintf("action %s needs a signed-in user; no session token was presented", [input.action])
 } else := _deny("unknown_action", msg) if {
 	not known
@@ -41,29 +59,17 @@ decision := _deny("unauthenticated", msg) if {
 } else := tenancy.denial if {
 	not tenancy.passes
 } else := team.denial if {
-	not team.passes
+	count({d | some d in data.verdict.rules[_].deny}) > 0
 } else := outcome if {
-	not outcome.allow
-} else := impersonation_guard.denial if {
-	not impersonation_guard.passes
-} else := outcome if {
-	# The only allow: every stage defined and passing.
-	authenticated
-	known
-	tenancy.passes
-	team.passes
-	outcome.allow == true
-	impersonation_guard.passes
-}
+	outcome.allow == false
+} else := impersonation_guard.denial
 
-# The caller is a signed-in user. (Every action needs one today; a later
-# kind of caller, a service vouching for its subject, will be a choice a
-# catalog entry declares, decided here and nowhere else.)
-authenticated if input.principal.authenticated == true
+# The action is one Verdict knows: a catalog entry (shipped or a team's),
+# or a permission key. The catalog refuses names shaped like permission
+# keys, so the two never overlap. The first definition is the common case
+# in one lookup; the rest cover permission keys and team actions.
+known if data.verdict.actions[input.action]
 
-# The action is one Verdict knows: a permission key, or a catalog entry
-# (shipped or a team's). The catalog refuses names shaped like permission
-# keys, so the two never overlap.
 known if permission_key
 
 known if catalog.entry

@@ -37,6 +37,7 @@ outcome := {"allow": true, "reason": "membership", "message": msg} if {
 	msg := _membership_message
 } else := team.grant if {
 	count(_failed) > 0
+	count({g | some g in data.verdict.rules[_].grant}) > 0 # any team grant at all: the cheap test first
 	every req in _failed {
 		requirements.grantable(req)
 	}
@@ -55,7 +56,9 @@ outcome := {"allow": true, "reason": "membership", "message": msg} if {
 	count(_failed) == 0
 }
 
-_failed := [req | some req in entry.requires; not requirements.met(req)]
+# The failed requirements; undefined, like every branch of outcome, when
+# input.action has no entry (an empty list would read as nothing failed).
+_failed := [req | some req in reqs; not requirements.met(req)] if reqs := entry.requires
 
 # The role and permission terms that hold, in catalog order: the first one
 # names the allow.
@@ -92,6 +95,8 @@ _defined contains [sprintf("package verdict.rules.%s", [pkg]), name, entry] if {
 	is_object(actions)
 	some name, entry in actions
 }
+
+problems contains problem if some problem in team.problems
 
 problems contains sprintf("data.verdict.actions must be an object of entries, not %s", [type_name(data.verdict.actions)]) if {
 	not is_object(data.verdict.actions)

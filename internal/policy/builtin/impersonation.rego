@@ -10,12 +10,10 @@ import data.verdict.catalog
 import data.verdict.permissions
 import data.verdict.requirements
 
-# The stage passes unless the guard denies (with the guard off, that is one
-# data lookup).
-passes if not denial
-
 # The denial, when the guard is on, someone impersonates the user and the
-# action is forbidden during impersonation.
+# action is forbidden during impersonation; the stage passes when it is
+# undefined. Off, as shipped, that is one data lookup: only a literal true
+# turns the guard on.
 denial := {"allow": false, "reason": "impersonation_denied", "message": msg} if {
 	data.verdict.impersonation.deny_destructive == true
 	requirements.impersonated

@@ -19,9 +19,8 @@
 # quietly never fires.
 package verdict.team
 
-# The deny stage passes when no team rule denies.
-passes if count(_denials) == 0
-
+# The first team denial, defined when any team rule's deny has a member
+# (authz.rego counts the members itself on its allow path).
 denial := {"allow": false, "reason": reason, "message": msg} if {
 	[_, reason, msg] := min(_denials)
 }
@@ -37,14 +36,15 @@ _denials contains [name, reason, msg] if {
 	[reason, msg] := _answer(name, "deny", d)
 }
 
-# A deny that is not a collection (data, or a rule the loader could not see)
-# still denies: fail closed.
-_denials contains [name, "invalid_rule", msg] if {
-	some name
-	d := data.verdict.rules[name].deny
-	not is_set(d)
-	not is_array(d)
-	msg := sprintf("package verdict.rules.%s: deny must be a set of {\"reason\", \"message\"} objects, not %s", [name, type_name(d)])
+# A deny or grant that is not a set or list would be read as empty, and a
+# deny that never fires is an allow: the loader refuses a rule written so
+# (before compiling) and data shaped so (here).
+problems contains sprintf("package verdict.rules.%s: %s must be a set of {\"reason\", \"message\"} objects, not %s", [name, kind, type_name(x)]) if {
+	some name, kind
+	x := data.verdict.rules[name][kind]
+	kind in {"deny", "grant"}
+	not is_set(x)
+	not is_array(x)
 }
 
 # A grant member of the wrong shape grants nothing.

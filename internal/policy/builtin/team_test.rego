@@ -65,8 +65,13 @@ test_a_misshapen_deny_still_denies if {
 	decide(member, "tasks:read", resource, {"x": {"deny": [{"message": "no reason"}]}}).reason == "invalid_rule"
 	decide(member, "tasks:read", resource, {"x": {"deny": [{"reason": ""}]}}).reason == "invalid_rule"
 	decide(member, "tasks:read", resource, {"x": {"deny": [true]}}).reason == "invalid_rule"
-	decide(member, "tasks:read", resource, {"x": {"deny": true}}).reason == "invalid_rule"
-	decide(member, "tasks:read", resource, {"x": {"deny": {"reason": "r"}}}).reason == "invalid_rule"
+}
+
+test_a_deny_or_grant_that_is_not_a_collection_is_refused_at_load if {
+	problems({"x": {"deny": true}}) == {"package verdict.rules.x: deny must be a set of {\"reason\", \"message\"} objects, not boolean"}
+	problems({"x": {"deny": {"reason": "r"}}}) == {"package verdict.rules.x: deny must be a set of {\"reason\", \"message\"} objects, not object"}
+	problems({"x": {"grant": "owner"}}) == {"package verdict.rules.x: grant must be a set of {\"reason\", \"message\"} objects, not string"}
+	problems({"x": {"deny": [], "grant": []}}) == set()
 }
 
 test_a_deny_without_a_message_gets_one_naming_the_package if {
@@ -120,7 +125,7 @@ test_a_grant_is_not_needed_where_the_requirements_hold if {
 test_a_misshapen_grant_grants_nothing if {
 	decide(member, "admin:access", resource, {"x": {"grant": [{"message": "no reason"}]}}).reason == "missing_role"
 	decide(member, "admin:access", resource, {"x": {"grant": [true]}}).reason == "missing_role"
-	decide(member, "admin:access", resource, {"x": {"grant": true}}).reason == "missing_role"
+	decide(member, "admin:access", resource, {"x": {"grant": [{"reason": ""}]}}).reason == "missing_role"
 }
 
 test_the_impersonation_guard_applies_after_a_grant if {

@@ -14,22 +14,15 @@ package verdict.tenancy
 
 import data.verdict.catalog
 
-# The stage passes: the resource is the session's organization's, or the
-# action is user-scoped and the resource names no other organization.
-passes if {
-	not catalog.user_scoped
-	_same_org
-}
+# The stage passes: the resource is the session's organization's (whatever
+# the action's scope: the common case, one comparison), or the action is
+# user-scoped and the resource names no organization.
+passes if _same_org
 
 passes if {
-	catalog.user_scoped
 	not input.resource.org_id
 	not input.resource.org_slug
-}
-
-passes if {
 	catalog.user_scoped
-	_same_org
 }
 
 # The resource names the session's organization (and its slug, if any).
@@ -50,12 +43,12 @@ denial := _denial if not passes
 # The last branch names no detail but makes the denial total: whenever the
 # stage does not pass, it denies.
 _denial := _deny("no_active_org", msg) if {
-	not catalog.user_scoped
 	not input.principal.org_id
+	not catalog.user_scoped
 	msg := sprintf("action %s is organization-scoped but the session has no active organization", [input.action])
 } else := _deny("tenant_missing", msg) if {
-	not catalog.user_scoped
 	not input.resource.org_id
+	not catalog.user_scoped
 	msg := sprintf("action %s is organization-scoped but the resource does not name its organization (resource.org_id)", [input.action])
 } else := _deny("tenant_mismatch", msg) if {
 	not input.principal.org_id
