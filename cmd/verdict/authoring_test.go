@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -352,5 +353,35 @@ func TestExplainOverHTTP(t *testing.T) {
 	var e apiError
 	if status := plain.post(t, "/v1/check", map[string]any{"token": token, "action": "tasks:read", "resource": orgA, "explain": true}, &e); status != 400 || e.Error.Code != "explain_disabled" {
 		t.Errorf("explain without --explain = %d %+v, want 400 explain_disabled", status, e)
+	}
+}
+
+// TestREADMEExplanation keeps the README's "Why was this denied?" example
+// as Verdict serves it: the same question, offline, gives the same lines.
+func TestREADMEExplanation(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := regexp.MustCompile(`(?s)"explanation":\[(.*?)\]\}`).FindSubmatch(readme)
+	if block == nil {
+		t.Fatal("README has no explanation example")
+	}
+	var want []string
+	if err := json.Unmarshal([]byte("["+string(block[1])+"]"), &want); err != nil {
+		t.Fatalf("README's explanation example is not a JSON list: %v", err)
+	}
+	claims := filepath.Join(t.TempDir(), "claims.json")
+	writeTestFile(t, filepath.Dir(claims), filepath.Base(claims), `{"sub":"user_1","sid":"sess_1","exp":9999999999,"iat":1,"org_id":"org_acme","org_role":"org:member","org_slug":"acme"}`)
+	_, out := runCommand(t, "check", "--policies", "../../policies", "--claims", claims, "--action", "tasks:read", "--resource", `{"org_id":"org_evil"}`, "--explain")
+	var got struct {
+		Explanation []string `json:"explanation"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("verdict check --explain output %q: %v", out, err)
+	}
+	if !slices.Equal(got.Explanation, want) {
+		t.Errorf("README's explanation example is out of date:\n got %q\nwant %q", got.Explanation, want)
 	}
 }

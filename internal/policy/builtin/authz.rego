@@ -43,9 +43,9 @@ decision := outcome if {
 	# The only allow: every stage defined and passing. Any other input
 	# falls to the denials below, in order. Authentication, the team stage
 	# and the guard are written out here rather than as named rules: each
-	# named rule costs an evaluation of its own on every decision.
+	# named rule costs an evaluation of its own on every decision. A known
+	# action is implied: outcome is defined only for one.
 	input.principal.authenticated == true
-	known
 	tenancy.passes
 	count({d | some d in data.verdict.rules[_].deny}) == 0 # no team rule denies (team.rego)
 	outcome.allow == true
@@ -54,6 +54,7 @@ decision := outcome if {
 	not input.principal.authenticated == true
 	msg := sprintf("action %s needs a signed-in user; no session token was presented", [input.action])
 } else := _deny("unknown_action", msg) if {
+	not data.verdict.actions[input.action] # the shipped catalog: one lookup settles the common case
 	not known
 	msg := sprintf("action %s is neither a permission key (org:<feature>:<permission>) nor in the action catalog", [input.action])
 } else := tenancy.denial if {
@@ -77,9 +78,15 @@ known if catalog.entry
 # The action is a permission key (org:<feature>:<permission>).
 permission_key if permissions.is_key(input.action)
 
-# What the action's own requirements decide.
-outcome := permissions.outcome if permission_key
-
-else := catalog.outcome
+# What the action's own requirements decide: a shipped catalog entry's (the
+# common case, one lookup), a permission key's, or a team's entry's. Each
+# branch names its kind of action, so an unknown action has no outcome.
+outcome := catalog.outcome if {
+	data.verdict.actions[input.action]
+} else := permissions.outcome if {
+	permission_key
+} else := catalog.outcome if {
+	catalog.entry
+}
 
 _deny(reason, msg) := {"allow": false, "reason": reason, "message": msg}

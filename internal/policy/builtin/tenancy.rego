@@ -16,8 +16,17 @@ import data.verdict.catalog
 
 # The stage passes: the resource is the session's organization's (whatever
 # the action's scope: the common case, one comparison), or the action is
-# user-scoped and the resource names no organization.
-passes if _same_org
+# user-scoped and the resource names no organization. A slug, when the
+# resource gives one, must be the session's too.
+passes if {
+	input.resource.org_id == input.principal.org_id
+	not input.resource.org_slug
+}
+
+passes if {
+	input.resource.org_id == input.principal.org_id
+	input.resource.org_slug == input.principal.org_slug
+}
 
 passes if {
 	not input.resource.org_id
@@ -25,24 +34,11 @@ passes if {
 	catalog.user_scoped
 }
 
-# The resource names the session's organization (and its slug, if any).
-_same_org if {
-	input.resource.org_id == input.principal.org_id
-	not input.resource.org_slug
-}
-
-_same_org if {
-	input.resource.org_id == input.principal.org_id
-	input.resource.org_slug == input.principal.org_slug
-}
-
 # Why the stage does not pass: the first of no_active_org, tenant_missing,
-# tenant_mismatch; undefined when it passes.
-denial := _denial if not passes
-
-# The last branch names no detail but makes the denial total: whenever the
+# tenant_mismatch. Read only when passes is undefined (authz.rego): the
+# last branch names no detail but makes the denial total, so whenever the
 # stage does not pass, it denies.
-_denial := _deny("no_active_org", msg) if {
+denial := _deny("no_active_org", msg) if {
 	not input.principal.org_id
 	not catalog.user_scoped
 	msg := sprintf("action %s is organization-scoped but the session has no active organization", [input.action])
