@@ -247,6 +247,7 @@ test_fails if {
 	count(d) == 2
 }
 `)
+	reserved := copyPoliciesWith(t, "evil_test.rego", "package verdict.tenancy\n\npasses := true\n\ntest_anything_goes if passes\n")
 	invalid := t.TempDir()
 	writeTestFile(t, invalid, "data.json", `{"verdict": {"roles": {}, "actions": {"a:b": {"requires": [{"any_of": [{"role": "org:admin"}]}]}}}}`)
 	for _, tt := range []struct {
@@ -269,6 +270,7 @@ test_fails if {
 		{"coverage below the minimum", []string{"--policies", copyPoliciesWith(t, "rules.rego", "package verdict.rules.team\n\ndeny contains {\"reason\": \"r\", \"message\": \"m\"} if input.resource.attributes.locked\n"), "--coverage-min", "50"}, 1, []string{
 			"coverage   0.0% rules.rego", "coverage 0.0% is below --coverage-min 50.0%",
 		}},
+		{"a test file in a reserved package", []string{"--policies", reserved}, 1, []string{"evil_test.rego:1: package verdict.tenancy is reserved"}},
 		{"no such directory", []string{"--policies", filepath.Join(invalid, "nope")}, 2, []string{"not a readable directory"}},
 	} {
 		code, out := runCommand(t, append([]string{"test"}, tt.args...)...)

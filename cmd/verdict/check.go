@@ -38,7 +38,7 @@ func runCheck(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	engine, err := policy.Load(ctx, os.DirFS(cfg.Policies), policy.Options{Dir: cfg.Policies})
+	engine, err := policy.Load(ctx, policy.Dir(cfg.Policies), policy.Options{Dir: cfg.Policies})
 	if err != nil {
 		return fmt.Errorf("load policies from %s: %w", cfg.Policies, err)
 	}

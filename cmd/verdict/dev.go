@@ -16,6 +16,7 @@ import (
 	"github.com/verdict-pdp/verdict/internal/authn"
 	"github.com/verdict-pdp/verdict/internal/devtoken"
 	"github.com/verdict-pdp/verdict/internal/httpapi"
+	"github.com/verdict-pdp/verdict/internal/policy"
 	"github.com/verdict-pdp/verdict/policies"
 )
 
@@ -58,7 +59,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 // devPolicies picks the policy source for dev mode.
 func devPolicies(dir string, explicit bool) (policySource, error) {
 	if st, err := os.Stat(dir); err == nil && st.IsDir() {
-		return policySource{fsys: os.DirFS(dir), dir: dir, watch: true}, nil
+		return policySource{fsys: policy.Dir(dir), dir: dir, watch: true}, nil
 	} else if explicit {
 		return policySource{}, fmt.Errorf("--policies %s: not a readable directory", dir)
 	}

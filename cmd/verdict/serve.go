@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/verdict-pdp/verdict/internal/authn"
+	"github.com/verdict-pdp/verdict/internal/policy"
 )
 
 // clerkJWKSMaxAge is how long keys fetched from Clerk's Backend API are
@@ -45,7 +46,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	src := policySource{fsys: os.DirFS(cfg.Policies), dir: cfg.Policies, watch: true}
+	src := policySource{fsys: policy.Dir(cfg.Policies), dir: cfg.Policies, watch: true}
 	svc, err := newService(ctx, logger, src, keys, cfg.Verify)
 	if err != nil {
 		return err

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 
 	"github.com/verdict-pdp/verdict/internal/policy"
@@ -37,7 +36,7 @@ func runTest(ctx context.Context, args []string, getenv func(string) string, std
 	if err := validatePolicies(ctx, dir, stdout); err != nil {
 		return err
 	}
-	report, err := policy.RunTests(ctx, os.DirFS(dir), policy.TestOptions{Coverage: coverage || coverageMin > 0})
+	report, err := policy.RunTests(ctx, policy.Dir(dir), policy.TestOptions{Coverage: coverage || coverageMin > 0})
 	if err != nil {
 		var ce *policy.CompileError
 		if errors.As(err, &ce) {

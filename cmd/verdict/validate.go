@@ -34,7 +34,7 @@ func validatePolicies(ctx context.Context, dir string, stdout io.Writer) error {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return fmt.Errorf("--policies %s: not a readable directory", dir)
 	}
-	err := policy.Validate(ctx, os.DirFS(dir), dir)
+	err := policy.Validate(ctx, policy.Dir(dir), dir)
 	var ce *policy.CompileError
 	switch {
 	case errors.As(err, &ce):

@@ -143,15 +143,16 @@ const maxReasonLen = 40
 // set may add to the reason label before further ones count as "other".
 const maxCustomReasons = 32
 
-// contractReasons are the codes the contract pins, and the default
-// policies' allow codes: always their own label value.
+// contractReasons are the codes the contract pins, the default policies'
+// allow codes and the built-in layer's invalid_rule (a team deny without a
+// reason code): always their own label value.
 var contractReasons = map[string]bool{
 	"token_expired": true, "token_invalid": true, "session_pending": true,
 	"unauthenticated": true, "unknown_action": true, "no_active_org": true,
 	"tenant_missing": true, "tenant_mismatch": true, "missing_role": true,
 	"missing_permission": true, "missing_feature": true, "missing_plan": true,
 	"reverification_required": true, "impersonation_denied": true,
-	"role": true, "permission": true, "membership": true,
+	"role": true, "permission": true, "membership": true, "invalid_rule": true,
 }
 
 // reasonLabels keeps the reason label bounded: the contract's codes, plus

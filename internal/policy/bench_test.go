@@ -3,6 +3,7 @@ package policy_test
 import (
 	"context"
 	"os"
+	"sort"
 	"testing"
 
 	"github.com/verdict-pdp/verdict/internal/authz"
@@ -61,5 +62,29 @@ func BenchmarkHas(b *testing.B) {
 		if _, err := e.Has(context.Background(), p, check); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkEvaluateMix evaluates each of benchInputs in turn: one figure
+// for comparing policy structures, allows and denials alike.
+func BenchmarkEvaluateMix(b *testing.B) {
+	e, err := policy.Load(context.Background(), os.DirFS(shippedPolicies), policy.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	inputs := benchInputs()
+	names := make([]string, 0, len(inputs))
+	for name := range inputs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, _, err := e.Evaluate(ctx, inputs[names[i%len(names)]]); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }

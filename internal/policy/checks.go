@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	pathpkg "path"
 	"sort"
 	"strings"
 
@@ -20,19 +21,27 @@ var (
 	teamRoot    = ast.MustParseRef("data.verdict.rules")
 )
 
-// teamSetRules are the rules of a team package that the built-in layer
-// reads as sets: a deny or grant written as anything else would otherwise
-// be read as empty, and a deny that never fires is an allow.
+// teamRules are the rules of a team package that the built-in layer
+// reads; deny and grant are read as sets.
+var teamRules = map[string]bool{"deny": true, "grant": true, "actions": true}
+
+// teamSetRules must be set rules: a deny or grant written as anything else
+// would otherwise be read as empty, and a deny that never fires is an
+// allow.
 var teamSetRules = map[string]bool{"deny": true, "grant": true}
 
 // moduleProblems checks what a policy file may declare, before compiling:
-// no package of the built-in layer, and deny and grant as set rules.
-// Built-in modules are exempt.
-func moduleProblems(modules map[string]*ast.Module) []Problem {
+// no package of the built-in layer; deny and grant as set rules; the rules
+// the built-in layer reads only in a package verdict.rules.<name> (deeper,
+// they would never be read); and one directory per team package, so that
+// one team cannot quietly redefine a helper another team's deny relies on.
+// builtin names the built-in layer's own modules, which are exempt.
+func moduleProblems(modules map[string]*ast.Module, builtin map[string]bool) []Problem {
 	var out []Problem
+	teamDirs := map[string]string{} // package → the directory of its first file
 	for _, name := range sortedKeys(modules) {
 		m := modules[name]
-		if strings.HasPrefix(name, builtinPrefix) {
+		if builtin[name] {
 			continue
 		}
 		path := m.Package.Path
@@ -45,16 +54,88 @@ func moduleProblems(modules map[string]*ast.Module) []Problem {
 				packageName(path))))
 			continue
 		}
+		team := path[:len(teamRoot)+1].String()
+		dir := pathpkg.Dir(name)
+		if first, ok := teamDirs[team]; !ok {
+			teamDirs[team] = dir
+		} else if first != dir {
+			out = append(out, problemAt(m.Package.Location, fmt.Sprintf(
+				"package %s is declared in %s and in %s; a team package lives in one directory, so that no other team's file can change its rules",
+				packageName(path[:len(teamRoot)+1]), first, dir)))
+		}
 		for _, r := range m.Rules {
-			rule := r.Head.Ref()[0].String()
-			if teamSetRules[rule] && r.Head.RuleKind() != ast.MultiValue {
+			out = append(out, teamRuleProblems(path, r)...)
+		}
+	}
+	return out
+}
+
+// teamRuleProblems checks one rule of a package under verdict.rules.
+func teamRuleProblems(path ast.Ref, r *ast.Rule) []Problem {
+	rule := r.Head.Ref()[0].String()
+	switch {
+	case !teamRules[rule]:
+		return nil
+	case len(path) > len(teamRoot)+1:
+		return []Problem{problemAt(r.Location, fmt.Sprintf(
+			"%s in package %s is never read: Verdict reads deny, grant and actions of packages verdict.rules.<name> only (here: %s)",
+			rule, packageName(path), packageName(path[:len(teamRoot)+1])))}
+	case teamSetRules[rule] && r.Head.RuleKind() != ast.MultiValue:
+		return []Problem{problemAt(r.Location, fmt.Sprintf(
+			"%s in package %s must be a set rule: write `%s contains {\"reason\": \"<code>\", \"message\": \"<text>\"} if { ... }`",
+			rule, packageName(path), rule))}
+	}
+	return nil
+}
+
+// catalogInputs finds team actions that depend on the request: the catalog
+// is checked once, at load, so an entry that exists only for some inputs
+// would never be checked (and could make a permission key user-scoped). An
+// actions rule may read data, never input, directly or through the rules
+// it uses.
+func catalogInputs(compiler *ast.Compiler) []Problem {
+	var out []Problem
+	for _, m := range teamModules(compiler.Modules) {
+		for _, r := range m.Rules {
+			if r.Head.Ref()[0].String() != "actions" {
+				continue
+			}
+			if readsInput(compiler, r) {
 				out = append(out, problemAt(r.Location, fmt.Sprintf(
-					"%s in package %s must be a set rule: write `%s contains {\"reason\": \"<code>\", \"message\": \"<text>\"} if { ... }`",
-					rule, packageName(path), rule)))
+					"actions in package %s depends on input; catalog entries are checked once, when the policies load, so they must not depend on the request",
+					packageName(m.Package.Path))))
 			}
 		}
 	}
 	return out
+}
+
+// readsInput reports whether rule, or any rule it depends on, refers to
+// input (or replaces it with `with`).
+func readsInput(compiler *ast.Compiler, rule *ast.Rule) bool {
+	seen := map[*ast.Rule]bool{}
+	var visit func(r *ast.Rule) bool
+	visit = func(r *ast.Rule) bool {
+		if seen[r] {
+			return false
+		}
+		seen[r] = true
+		found := false
+		ast.WalkRefs(r, func(ref ast.Ref) bool {
+			found = found || ref.HasPrefix(ast.InputRootRef)
+			return found
+		})
+		if found {
+			return true
+		}
+		for dep := range compiler.Graph.Dependencies(r) {
+			if d, ok := dep.(*ast.Rule); ok && visit(d) {
+				return true
+			}
+		}
+		return false
+	}
+	return visit(rule)
 }
 
 // teamModules are the modules of team packages (verdict.rules.<name>), in

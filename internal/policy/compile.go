@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -38,6 +39,9 @@ type Problem struct {
 	Line    int    // 1-based, 0 when unknown
 	Message string
 }
+
+// Error lets a Problem travel as an error until it joins a CompileError.
+func (p *Problem) Error() string { return p.String() }
 
 func (p Problem) String() string {
 	switch {
@@ -113,8 +117,9 @@ func check(ctx context.Context, s snapshot) (*ast.Compiler, storage.Store, error
 		return nil, nil, asCompileError(err, s)
 	}
 	modules := loaded.ParsedModules()
-	problems := moduleProblems(modules)
+	problems := moduleProblems(modules, s.builtin)
 	compiler := ast.NewCompiler().
+		WithCapabilities(policyCapabilities()).
 		WithEnablePrintStatements(false).
 		WithStrict(true).
 		SetErrorLimit(0)
@@ -130,7 +135,7 @@ func check(ctx context.Context, s snapshot) (*ast.Compiler, storage.Store, error
 	if err != nil {
 		return nil, nil, asCompileError(err, s)
 	}
-	problems = undefinedReferences(ctx, compiler, store)
+	problems = append(undefinedReferences(ctx, compiler, store), catalogInputs(compiler)...)
 	data, err := dataProblems(ctx, compiler, store, s)
 	if err != nil {
 		return nil, nil, asCompileError(err, s)
@@ -139,6 +144,19 @@ func check(ctx context.Context, s snapshot) (*ast.Compiler, storage.Store, error
 		return nil, nil, &CompileError{Problems: problems}
 	}
 	return compiler, store, nil
+}
+
+// withheldBuiltins reach the network. A decision point in every request
+// path must not make requests of its own on a policy's say (a team rule
+// could send the input anywhere, or wait on a slow host while a request
+// waits on it); a policy that calls one does not compile.
+var withheldBuiltins = map[string]bool{"http.send": true, "net.lookup_ip_addr": true}
+
+// policyCapabilities are OPA's capabilities without withheldBuiltins.
+func policyCapabilities() *ast.Capabilities {
+	caps := ast.CapabilitiesForThisVersion()
+	caps.Builtins = slices.DeleteFunc(caps.Builtins, func(b *ast.Builtin) bool { return withheldBuiltins[b.Name] })
+	return caps
 }
 
 // clockReaders are builtins that read the wall clock although OPA does not

@@ -56,7 +56,7 @@ func Load(ctx context.Context, fsys fs.FS, opts Options) (*Engine, error) {
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
 	}
-	s, err := readSnapshot(fsys, false)
+	s, err := e.read()
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +175,7 @@ func answerFields(obj map[string]any, query, flag string) (bool, authz.Reason, s
 func (e *Engine) Reload(ctx context.Context) (changed bool, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s, err := readSnapshot(e.fsys, false)
+	s, err := e.read()
 	if err != nil {
 		// Count an unreadable directory once, not on every poll.
 		if attempt := "unreadable: " + err.Error(); attempt != e.lastAttempt {
@@ -217,10 +217,17 @@ func (e *Engine) compile(ctx context.Context, s snapshot) (*revision, error) {
 func Validate(ctx context.Context, fsys fs.FS, dir string) error {
 	s, err := readSnapshot(fsys, false)
 	if err != nil {
-		return err
+		return inDir(err, dir)
 	}
 	_, _, err = check(ctx, s)
 	return inDir(err, dir)
+}
+
+// read reads the policy files as they are now; problems with a file name
+// it from the policy root.
+func (e *Engine) read() (snapshot, error) {
+	s, err := readSnapshot(e.fsys, false)
+	return s, inDir(err, e.dir)
 }
 
 // inDir names the files of a *CompileError's problems from dir, the policy

@@ -195,6 +195,38 @@ deny contains d if some d in locked.denail`), "locked.rego": "package verdict.ru
 			want:  policy.Problem{File: "policies/data.json", Line: 3, Message: "role org:admn is not defined in data.verdict.roles"},
 		},
 		{
+			name:  "a directory passing for the built-in layer",
+			files: map[string]string{"data.json": adminsOnly, "verdict-builtin/helpers.rego": "package verdict.tenancy\n\npasses if input.context.backdoor\n"},
+			want:  policy.Problem{File: "policies/verdict-builtin", Message: "the name is reserved for Verdict's built-in layer"},
+		},
+		{
+			name:  "team actions that depend on the request",
+			files: map[string]string{"data.json": adminsOnly, "team.rego": teamRule(`actions[name] := {"requires": [], "scope": "user"} if name := input.action`)},
+			want:  policy.Problem{File: "policies/team.rego", Line: 3, Message: "actions in package verdict.rules.team depends on input"},
+		},
+		{
+			name: "team actions that depend on the request through a helper",
+			files: map[string]string{"data.json": adminsOnly, "team.rego": teamRule(`actions := {name: {"requires": []} | some name in _names}
+
+_names := {input.action}`)},
+			want: policy.Problem{File: "policies/team.rego", Line: 3, Message: "depends on input"},
+		},
+		{
+			name:  "one team package in two directories",
+			files: map[string]string{"data.json": adminsOnly, "a/locks.rego": teamRule("deny contains {\"reason\": \"r\", \"message\": \"m\"} if not exempt\n\nexempt if input.resource.attributes.open"), "b/other.rego": teamRule("exempt := true")},
+			want:  policy.Problem{File: "policies/b/other.rego", Line: 1, Message: "package verdict.rules.team is declared in a and in b"},
+		},
+		{
+			name:  "a deny in a package below a team's",
+			files: map[string]string{"data.json": adminsOnly, "team.rego": "package verdict.rules.acme.tasks\n\ndeny contains {\"reason\": \"r\", \"message\": \"m\"} if input.resource.attributes.locked\n"},
+			want:  policy.Problem{File: "policies/team.rego", Line: 3, Message: "deny in package verdict.rules.acme.tasks is never read"},
+		},
+		{
+			name:  "a rule that reaches the network",
+			files: map[string]string{"data.json": adminsOnly, "team.rego": teamRule(`deny contains {"reason": "r", "message": "m"} if http.send({"method": "GET", "url": "http://127.0.0.1:1/"}).status_code == 200`)},
+			want:  policy.Problem{File: "policies/team.rego", Line: 3, Message: "undefined function http.send"},
+		},
+		{
 			name:  "a team action that clashes with a shipped one",
 			files: map[string]string{"data.json": adminsOnly, "team.rego": teamRule(`actions["admin:access"] := {"requires": []}`)},
 			want:  policy.Problem{File: "policies/team.rego", Line: 3, Message: "catalog entry admin:access: defined in data.verdict.actions and in package verdict.rules.team"},

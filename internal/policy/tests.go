@@ -77,6 +77,7 @@ func RunTests(ctx context.Context, fsys fs.FS, opts TestOptions) (TestReport, er
 		}
 		for name, b := range tests {
 			s.files[name] = b
+			s.builtin[name] = true
 		}
 	}
 	loaded, err := loader.NewFileLoader().WithFS(s.fs()).WithRegoVersion(ast.RegoV1).All([]string{"."})
@@ -88,6 +89,11 @@ func RunTests(ctx context.Context, fsys fs.FS, opts TestOptions) (TestReport, er
 		return TestReport{}, asCompileError(err, s)
 	}
 	modules := loaded.ParsedModules()
+	// Test files may not declare the built-in layer's packages either: a
+	// test would pass against rules serve never runs.
+	if problems := moduleProblems(modules, s.builtin); len(problems) > 0 {
+		return TestReport{}, &CompileError{Problems: problems}
+	}
 	runner := tester.NewRunner().
 		SetStore(store).
 		SetDefaultRegoVersion(ast.RegoV1).

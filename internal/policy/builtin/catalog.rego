@@ -24,7 +24,12 @@ entry := e if {
 }
 
 # The action needs no active organization (the entry says "scope": "user").
-user_scoped if entry.scope == "user"
+# A permission key never is, whatever an entry says: Clerk's permissions
+# belong to an organization.
+user_scoped if {
+	entry.scope == "user"
+	not permissions.is_key(input.action)
+}
 
 # The outcome of the catalog action input.action, once its tenancy checks
 # and the teams' deny rules passed: an allow for an entry without

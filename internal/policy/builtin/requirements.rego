@@ -91,9 +91,13 @@ grantable(req) if {
 	}
 }
 
-_grantable_term(term) if is_string(term.role)
+_grantable_term(term) if {
+	count(term) == 1
+	is_string(term.role)
+}
 
 _grantable_term(term) if {
+	count(term) == 1
 	is_string(term.permission)
 	not startswith(term.permission, "org:sys_")
 }

@@ -2,6 +2,7 @@ package verdict.team_test
 
 import data.verdict.authz
 import data.verdict.catalog
+import data.verdict.requirements
 
 # Team packages are mocked as data: data.verdict.rules.<name> with deny,
 # grant and actions, exactly what a package verdict.rules.<name> defines.
@@ -206,4 +207,18 @@ test_team_entries_are_checked_like_shipped_ones if {
 
 test_a_role_is_defined_as_has_compares_roles if {
 	problems({"t": {"actions": {"a:b": {"requires": [{"any_of": [{"role": "admin"}]}]}}}}) == set()
+}
+
+test_a_permission_key_is_never_user_scoped if {
+	# Refused at load (a name shaped like a permission key); should such an
+	# entry ever reach a decision, tenancy still applies.
+	keyed := {"x": {"actions": {"org:sys_memberships:manage": {"scope": "user", "requires": []}}}}
+	decide(admin, "org:sys_memberships:manage", {}, keyed).reason == "tenant_missing"
+	decide(no_org, "org:sys_memberships:manage", {}, keyed).reason == "no_active_org"
+}
+
+test_a_term_with_two_keys_is_not_grantable if {
+	# Refused at load too: a term has exactly one key.
+	not requirements.grantable({"any_of": [{"permission": "org:sys_billing:manage", "role": "org:nobody"}], "deny": "missing_role"})
+	requirements.grantable({"any_of": [{"role": "org:admin"}], "deny": "missing_role"})
 }
