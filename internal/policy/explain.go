@@ -17,6 +17,10 @@ import (
 // learns nothing more, and a pathological policy must not make it unbounded.
 const maxExplanation = 100
 
+// checkEvery is how many bodies and expressions the walk over a trace goes
+// through between two looks at its context.
+const checkEvery = 1024
+
 // Explain answers in as Evaluate does, with the same revision and the same
 // fail-closed checks, and also says why: one line per rule head or
 // expression that held on the path to the answer, in evaluation order, as
@@ -25,6 +29,13 @@ const maxExplanation = 100
 // left out. It records the evaluation's trace, so it is slower than
 // Evaluate and meant for people, not for every request; it changes no
 // state of the Engine.
+//
+// Of an evaluation of more than maxTraceEvents steps (a team rule looping
+// over a long list in the request), only the first steps and the outline
+// of the decision's own rules are recorded, so that the cost stays
+// bounded; its explanation ends with one more line, not in the form
+// above: "… explanation truncated: the evaluation took more than <n>
+// steps". When ctx ends first, Explain returns ctx's error and no outcome.
 func (e *Engine) Explain(ctx context.Context, in authz.Input) (authz.Outcome, []string, string, error) {
 	rev := e.current.Load()
 	input, err := inputValue(in)
@@ -37,43 +48,126 @@ func (e *Engine) Explain(ctx context.Context, in authz.Input) (authz.Outcome, []
 	if err != nil {
 		return authz.Outcome{}, nil, rev.name, fmt.Errorf("evaluate %s: %w", DecisionQuery, err)
 	}
+	lines, err := t.explain(ctx, e.dir)
+	if err != nil {
+		return authz.Outcome{}, nil, rev.name, fmt.Errorf("explain %s: %w", DecisionQuery, err)
+	}
 	out, err := outcome(rs)
 	out.Deterministic = rev.deterministic
-	return out, t.explain(e.dir), rev.name, err
+	return out, lines, rev.name, err
 }
 
 // explain walks the decision's successful body and every body it used.
-func (t *trace) explain(dir string) []string {
-	x := &explainer{trace: t, dir: dir, seen: map[*body]bool{}, printed: map[string]bool{}, texts: map[string]bool{}}
+func (t *trace) explain(ctx context.Context, dir string) ([]string, error) {
+	x := newExplainer(ctx, t, dir)
 	if t.result != nil {
 		x.walk(t.result)
 	}
-	return x.lines
+	if x.err != nil {
+		return nil, x.err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if t.truncated {
+		x.lines = append(x.lines, fmt.Sprintf("… explanation truncated: the evaluation took more than %d steps", maxTraceEvents))
+	}
+	return x.lines, nil
 }
 
-// explainer turns the bodies a decision used into lines.
+func newExplainer(ctx context.Context, t *trace, dir string) *explainer {
+	x := &explainer{
+		trace:      t,
+		ctx:        ctx,
+		dir:        dir,
+		seen:       map[*body]bool{},
+		added:      map[*ast.Location]bool{},
+		printed:    map[string]bool{},
+		texts:      map[string]bool{},
+		internals:  map[*ast.Rule]bool{},
+		refs:       map[*ast.Expr][]ast.Ref{},
+		byRule:     map[*ast.Rule][]*body{},
+		named:      map[refAt]*bodyList{},
+		firstNamed: map[listRef]int{},
+		firstShown: map[*bodyList]int{},
+		next:       map[*bodyList]int{},
+	}
+	for _, b := range t.done {
+		if x.byRule[b.rule] == nil {
+			x.rules = append(x.rules, b.rule)
+		}
+		x.byRule[b.rule] = append(x.byRule[b.rule], b)
+	}
+	return x
+}
+
+// explainer turns the bodies a decision used into lines. Its maps remember
+// what it worked out once, so that the walk's cost follows the trace's
+// size: a body many others used is walked once, a list of bodies that many
+// copies of a step share is walked once, and the bodies a reference can
+// name are looked up once.
 type explainer struct {
 	*trace
+	ctx     context.Context
 	dir     string
-	seen    map[*body]bool
+	seen    map[*body]bool         // walked, or left out
+	added   map[*ast.Location]bool // a line was made of it
 	printed map[string]bool
 	texts   map[string]bool // source text -> builds a message
 	lines   []string
+	work    int
+	err     error // ctx's, once it ended
+
+	internals  map[*ast.Rule]bool      // internal, by rule
+	refs       map[*ast.Expr][]ast.Ref // dataRefs of an expression
+	rules      []*ast.Rule             // the rules in done, first exit first
+	byRule     map[*ast.Rule][]*body   // done, by rule
+	named      map[refAt]*bodyList     // the bodies in done a reference can name
+	firstNamed map[listRef]int         // the first body in a list a reference can name
+	firstShown map[*bodyList]int       // the first body in a list that is no messageRule
+	next       map[*bodyList]int       // the bodies in a list before next were walked
+}
+
+// refAt is the i-th of dataRefs(expr).
+type refAt struct {
+	expr *ast.Expr
+	i    int
+}
+
+type listRef struct {
+	list *bodyList
+	ref  refAt
+}
+
+// stopped is whether the walk is over: the explanation is full, or ctx
+// ended.
+func (x *explainer) stopped() bool {
+	x.work++
+	if x.work%checkEvery == 0 && x.err == nil {
+		x.err = x.ctx.Err()
+	}
+	return x.err != nil || len(x.lines) >= maxExplanation
 }
 
 func (x *explainer) walk(b *body) {
-	if x.seen[b] || len(x.lines) >= maxExplanation || x.omitted(b) {
+	if x.seen[b] || x.stopped() {
 		return
 	}
 	x.seen[b] = true
+	if x.omitted(b) {
+		return
+	}
 	if b.rule != nil {
 		x.add(b.rule.Head.Location)
 	}
 	// The compiler moves a nested call or a reference in a rule's head into
 	// an expression of its own, placed before its consumer: what that one
 	// used is told after the line that consumes it, as the source reads.
-	var pending []*body
+	var pending []uses
 	for _, s := range b.steps {
+		if x.stopped() {
+			return
+		}
 		uses := x.uses(s)
 		if s.expr.Generated {
 			pending = append(pending, uses...)
@@ -94,28 +188,86 @@ func (x *explainer) walk(b *body) {
 	x.walkAll(pending)
 }
 
-func (x *explainer) walkAll(bodies []*body) {
-	for _, b := range bodies {
-		x.walk(b)
+// walkAll walks each list's bodies in turn, resuming a list where an
+// earlier walk of it stopped: the bodies before were walked already.
+func (x *explainer) walkAll(lists []uses) {
+	for _, u := range lists {
+		if u.list == nil {
+			continue
+		}
+		for i := x.next[u.list]; i < u.n && !x.stopped(); i = x.next[u.list] {
+			x.next[u.list] = i + 1
+			x.walk(u.list.bodies[i])
+		}
 	}
 }
 
 // uses are the bodies an expression used: those evaluated under it and,
 // for a reference whose value OPA took from its cache, those that computed
 // the value earlier, found by the path of the document.
-func (x *explainer) uses(s step) []*body {
-	out := slices.Clip(s.uses) // appending must not write into the trace
-	for _, ref := range dataRefs(s.expr) {
-		if anyMatch(s.uses, ref) {
+func (x *explainer) uses(s step) []uses {
+	out := []uses{s.uses}
+	for i := range x.dataRefs(s.expr) {
+		ref := refAt{s.expr, i}
+		if x.firstNamedIn(s.uses.list, ref) < s.uses.n {
 			continue
 		}
-		for _, b := range x.done {
-			if refsMatch(ref, b.path) {
-				out = append(out, b)
-			}
+		if l := x.namedBy(ref); len(l.bodies) > 0 {
+			out = append(out, uses{list: l, n: len(l.bodies)})
 		}
 	}
 	return out
+}
+
+func (x *explainer) dataRefs(expr *ast.Expr) []ast.Ref {
+	refs, ok := x.refs[expr]
+	if !ok {
+		refs = dataRefs(expr)
+		x.refs[expr] = refs
+	}
+	return refs
+}
+
+// firstNamedIn is the index of the first body in l that ref can name, or
+// l's length.
+func (x *explainer) firstNamedIn(l *bodyList, ref refAt) int {
+	if l == nil {
+		return 0
+	}
+	key := listRef{l, ref}
+	if i, ok := x.firstNamed[key]; ok {
+		return i
+	}
+	r := x.refs[ref.expr][ref.i]
+	i := slices.IndexFunc(l.bodies, func(b *body) bool { return refsMatch(r, b.path) })
+	if i < 0 {
+		i = len(l.bodies)
+	}
+	x.firstNamed[key] = i
+	return i
+}
+
+// namedBy are the bodies in done that ref can name, in exit order: those
+// of the rules whose path matches it.
+func (x *explainer) namedBy(ref refAt) *bodyList {
+	if l, ok := x.named[ref]; ok {
+		return l
+	}
+	r := x.refs[ref.expr][ref.i]
+	l := &bodyList{}
+	matched := 0
+	for _, rule := range x.rules {
+		bodies := x.byRule[rule]
+		if refsMatch(r, bodies[0].path) {
+			l.bodies = append(l.bodies, bodies...)
+			matched++
+		}
+	}
+	if matched > 1 {
+		slices.SortFunc(l.bodies, func(a, b *body) int { return a.seq - b.seq })
+	}
+	x.named[ref] = l
+	return l
 }
 
 // omitted bodies say nothing a policy author needs: the Clerk library's
@@ -127,17 +279,27 @@ func (x *explainer) omitted(b *body) bool {
 	if b.rule == nil {
 		return false
 	}
-	pkg := b.rule.Module.Package.Path.String()
 	function := len(b.rule.Head.Args) > 0
 	switch {
-	case pkg == clerkPackage || strings.HasPrefix(pkg, clerkPackage+"."):
+	case x.internal(b.rule):
 		return true
 	case function && allGenerated(b.steps):
 		return true
-	case function && builtinFile(b.rule.Location) && strings.HasPrefix(b.rule.Head.Ref()[0].String(), "_"):
-		return true
 	}
 	return x.messageRule(b)
+}
+
+// internal is whether a rule is the Clerk library's or a private function
+// of the built-in layer, once per rule.
+func (x *explainer) internal(r *ast.Rule) bool {
+	v, ok := x.internals[r]
+	if !ok {
+		pkg := r.Module.Package.Path.String()
+		v = pkg == clerkPackage || strings.HasPrefix(pkg, clerkPackage+".") ||
+			len(r.Head.Args) > 0 && builtinFile(r.Location) && strings.HasPrefix(r.Head.Ref()[0].String(), "_")
+		x.internals[r] = v
+	}
+	return v
 }
 
 // messageRule is whether a rule only builds a message: its value is a
@@ -170,17 +332,36 @@ func builtinFile(loc *ast.Location) bool {
 
 // shown is whether an expression written in the source is worth a line:
 // an assignment from rules that only build messages is not.
-func (x *explainer) shown(s step, uses []*body) bool {
+func (x *explainer) shown(s step, used []uses) bool {
 	// The compiler has turned := into =.
-	if len(uses) == 0 || !s.expr.IsEquality() {
+	if !s.expr.IsEquality() {
 		return true
 	}
-	for _, u := range uses {
-		if !x.messageRule(u) {
+	none := true
+	for _, u := range used {
+		if u.n == 0 {
+			continue
+		}
+		none = false
+		if x.firstShownIn(u.list) < u.n {
 			return true
 		}
 	}
-	return false // msg := a rule that builds the message
+	return none // else msg := a rule that builds the message
+}
+
+// firstShownIn is the index of the first body in l that is no messageRule,
+// or l's length.
+func (x *explainer) firstShownIn(l *bodyList) int {
+	if i, ok := x.firstShown[l]; ok {
+		return i
+	}
+	i := slices.IndexFunc(l.bodies, func(b *body) bool { return !x.messageRule(b) })
+	if i < 0 {
+		i = len(l.bodies)
+	}
+	x.firstShown[l] = i
+	return i
 }
 
 // buildsMessage is whether loc's text assigns a sprintf or concat result
@@ -189,10 +370,10 @@ func (x *explainer) buildsMessage(loc *ast.Location) bool {
 	if loc == nil {
 		return false
 	}
-	text := string(loc.Text)
-	if v, ok := x.texts[text]; ok {
+	if v, ok := x.texts[string(loc.Text)]; ok {
 		return v
 	}
+	text := string(loc.Text)
 	v := isMessageAssignment(text)
 	x.texts[text] = v
 	return v
@@ -226,9 +407,10 @@ func isMessageAssignment(text string) bool {
 
 // add appends loc's line once, its file named as the operator knows it.
 func (x *explainer) add(loc *ast.Location) {
-	if loc == nil || loc.File == "" || len(loc.Text) == 0 || len(x.lines) >= maxExplanation {
+	if loc == nil || loc.File == "" || len(loc.Text) == 0 || len(x.lines) >= maxExplanation || x.added[loc] {
 		return
 	}
+	x.added[loc] = true
 	file := loc.File
 	if x.dir != "" && !builtinFile(loc) {
 		file = path.Join(x.dir, file)
@@ -307,15 +489,6 @@ func dataRefs(expr *ast.Expr) []ast.Ref {
 	})
 	vis.Walk(expr)
 	return refs
-}
-
-func anyMatch(bodies []*body, ref ast.Ref) bool {
-	for _, b := range bodies {
-		if refsMatch(ref, b.path) {
-			return true
-		}
-	}
-	return false
 }
 
 // refsMatch is whether a reference and a rule's document path can name the
