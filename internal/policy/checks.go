@@ -3,16 +3,17 @@ package policy
 import (
 	"context"
 	"fmt"
+	"maps"
 	pathpkg "path"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/storage"
 )
 
-// teamPackage is the one namespace under data.verdict a policy file may
-// declare: verdict.rules.<name>. Everything else under verdict is the
+// teamRoot is the one namespace under data.verdict (verdictRoot) a policy
+// file may declare, as verdict.rules.<name>. Everything else under verdict is the
 // built-in layer's (the decision, tenancy, permissions, the catalog's
 // semantics, the Clerk library) or the policies' data (roles, actions), so
 // no file can replace or extend what the invariants rest on.
@@ -39,7 +40,7 @@ var teamSetRules = map[string]bool{"deny": true, "grant": true}
 func moduleProblems(modules map[string]*ast.Module, builtin map[string]bool) []Problem {
 	var out []Problem
 	teamDirs := map[string]string{} // package → the directory of its first file
-	for _, name := range sortedKeys(modules) {
+	for _, name := range slices.Sorted(maps.Keys(modules)) {
 		m := modules[name]
 		if builtin[name] {
 			continue
@@ -142,7 +143,7 @@ func readsInput(compiler *ast.Compiler, rule *ast.Rule) bool {
 // file name order.
 func teamModules(modules map[string]*ast.Module) []*ast.Module {
 	var out []*ast.Module
-	for _, name := range sortedKeys(modules) {
+	for _, name := range slices.Sorted(maps.Keys(modules)) {
 		if path := modules[name].Package.Path; path.HasPrefix(teamRoot) && len(path) > len(teamRoot) {
 			out = append(out, modules[name])
 		}
@@ -160,7 +161,7 @@ func undefinedReferences(ctx context.Context, compiler *ast.Compiler, store stor
 	defined := packageContents(compiler.Modules)
 	var out []Problem
 	seen := map[string]bool{}
-	for _, name := range sortedKeys(compiler.Modules) {
+	for _, name := range slices.Sorted(maps.Keys(compiler.Modules)) {
 		ast.WalkRefs(compiler.Modules[name], func(r ast.Ref) bool {
 			i, next, ok := nextNameAfterPackage(r, defined)
 			if !ok || defined[r[:i].String()][next] || inData(ctx, store, r[:i+1]) {
@@ -240,13 +241,4 @@ func problemAt(loc *ast.Location, msg string) Problem {
 		p.File, p.Line = loc.File, loc.Row
 	}
 	return p
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -120,7 +120,7 @@ func mutants(t *testing.T, base map[string][]byte) []mutant {
 		change(fsys)
 		out = append(out, mutant{name, fsys})
 	}
-	for _, file := range sortedNames(base) {
+	for _, file := range slices.Sorted(maps.Keys(base)) {
 		with("without "+file, func(fsys fstest.MapFS) { delete(fsys, file) })
 		if strings.HasSuffix(file, ".json") {
 			for _, d := range dataEdits(t, base[file]) {
@@ -184,7 +184,7 @@ func dataEdits(t *testing.T, src []byte) []dataEdit {
 		}
 		switch x := v.(type) {
 		case map[string]any:
-			for _, k := range sortedNames(x) {
+			for _, k := range slices.Sorted(maps.Keys(x)) {
 				child := x[k]
 				delete(x, k)
 				b, _ := json.Marshal(doc)
@@ -303,7 +303,7 @@ func knownActions(base map[string][]byte) []string {
 	for name := range data.Verdict.Actions {
 		set[name] = true
 	}
-	return sortedNames(set)
+	return slices.Sorted(maps.Keys(set))
 }
 
 // shippedRoles are the system permissions each shipped role holds.
@@ -324,13 +324,4 @@ func shippedRoles(t *testing.T, data []byte) map[string][]string {
 		out[name] = r.SystemPermissions
 	}
 	return out
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }
