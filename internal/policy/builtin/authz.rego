@@ -41,13 +41,13 @@ import data.verdict.tenancy
 
 decision := outcome if {
 	# The only allow: every stage defined and passing. Any other input
-	# falls to the denials below, in order. Authentication, the team stage
-	# and the guard are written out here rather than as named rules: each
-	# named rule costs an evaluation of its own on every decision. A known
-	# action is implied: outcome is defined only for one.
+	# falls to the denials below, in order. Authentication is written out
+	# here rather than as a named rule: each named rule costs an evaluation
+	# of its own on every decision. A known action is implied: outcome is
+	# defined only for one.
 	input.principal.authenticated == true
 	tenancy.passes
-	count({d | some d in data.verdict.rules[_].deny}) == 0 # no team rule denies (team.rego)
+	not team.denies
 	outcome.allow == true
 	not impersonation_guard.denial
 } else := _deny("unauthenticated", msg) if {
@@ -60,7 +60,7 @@ decision := outcome if {
 } else := tenancy.denial if {
 	not tenancy.passes
 } else := team.denial if {
-	count({d | some d in data.verdict.rules[_].deny}) > 0
+	team.denies
 } else := outcome if {
 	outcome.allow == false
 } else := impersonation_guard.denial

@@ -19,8 +19,20 @@
 # quietly never fires.
 package verdict.team
 
-# The first team denial, defined when any team rule's deny has a member
-# (authz.rego counts the members itself on its allow path).
+# Some team rule denies: the stage's test, cheap on the common path (no
+# comprehension; it stops at the first member it finds).
+denies if {
+	some name
+	some _ in data.verdict.rules[name].deny
+}
+
+# Some team rule grants, before asking which: most decisions have none.
+grants if {
+	some name
+	some _ in data.verdict.rules[name].grant
+}
+
+# The first team denial, defined exactly when denies holds.
 denial := {"allow": false, "reason": reason, "message": msg} if {
 	[_, reason, msg] := min(_denials)
 }
