@@ -23,7 +23,7 @@
 # pass, so a gap anywhere (an undefined stage, a half-written data file)
 # leaves the decision undefined, which the service answers with a 500,
 # never an allow. There is deliberately no default. The allow branch comes
-# first so that the common case asks each stage once, positively; a denial
+# first so that the common case asks each stage once; a denial
 # asks again, in order, which stage failed (complete rules are evaluated at
 # most once per decision, so asking again costs a lookup).
 #
