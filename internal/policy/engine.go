@@ -173,15 +173,21 @@ func answerFields(obj map[string]any, query, flag string) (bool, authz.Reason, s
 // refused with a *CompileError and the current revision keeps serving; the
 // same broken files are not retried until they change again.
 func (e *Engine) Reload(ctx context.Context) (changed bool, err error) {
+	s, err := e.read()
+	return e.apply(ctx, s, err)
+}
+
+// apply compiles s (or counts err, the failure to read it) and swaps it in,
+// unless it is the set last tried.
+func (e *Engine) apply(ctx context.Context, s snapshot, readErr error) (changed bool, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s, err := e.read()
-	if err != nil {
+	if readErr != nil {
 		// Count an unreadable directory once, not on every poll.
-		if attempt := "unreadable: " + err.Error(); attempt != e.lastAttempt {
+		if attempt := "unreadable: " + readErr.Error(); attempt != e.lastAttempt {
 			e.lastAttempt = attempt
-			e.report(err)
-			return true, err
+			e.report(readErr)
+			return true, readErr
 		}
 		return false, nil
 	}
@@ -260,26 +266,23 @@ func (e *Engine) Watch(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 		}
-		now := e.peek()
+		s, err := e.read()
+		now := s.revision()
+		if err != nil {
+			now = "unreadable: " + err.Error()
+		}
 		if now != last {
 			last = now // changed since the last poll: let it settle
 			continue
 		}
-		e.reloadAndLog(ctx)
+		// The very files two polls agreed on, not a fresh read that could
+		// catch a save half-way.
+		e.logReload(e.apply(ctx, s, err))
 	}
 }
 
-// peek names the files as they are now: their revision, or the read error.
-func (e *Engine) peek() string {
-	s, err := readSnapshot(e.fsys, false)
-	if err != nil {
-		return "unreadable: " + err.Error()
-	}
-	return s.revision()
-}
-
-func (e *Engine) reloadAndLog(ctx context.Context) {
-	changed, err := e.Reload(ctx)
+// logReload logs what a reload attempt came to.
+func (e *Engine) logReload(changed bool, err error) {
 	var ce *CompileError
 	switch {
 	case errors.As(err, &ce):

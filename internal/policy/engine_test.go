@@ -3,6 +3,7 @@ package policy_test
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -422,5 +424,65 @@ func TestCatalogProblemsRefuseTheRevision(t *testing.T) {
 	}
 	if _, err := policy.Load(context.Background(), os.DirFS(dir), policy.Options{}); !errors.As(err, &ce) {
 		t.Errorf("Load with a misspelled term = %v, want a CompileError", err)
+	}
+}
+
+// flipFS serves a different version of a policy set on each read of the
+// whole directory: versions[i] for read i, the last one thereafter.
+type flipFS struct {
+	mu       sync.Mutex
+	reads    int
+	versions []fstest.MapFS
+}
+
+// ReadDir of the root starts a read of the whole set.
+func (f *flipFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	f.mu.Lock()
+	if name == "." {
+		f.reads++
+	}
+	f.mu.Unlock()
+	return f.current().ReadDir(name)
+}
+
+func (f *flipFS) Open(name string) (fs.File, error) { return f.current().Open(name) }
+
+func (f *flipFS) current() fstest.MapFS {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.versions[min(max(f.reads, 1), len(f.versions))-1]
+}
+
+// TestWatchCompilesTheFilesItSawSettle: the watcher applies the very files
+// two polls agreed on. A save that lands just after (here, a broken one)
+// is a change of its own, seen and settled later, never compiled in their
+// place.
+func TestWatchCompilesTheFilesItSawSettle(t *testing.T) {
+	t.Parallel()
+	version := func(data string) fstest.MapFS { return fstest.MapFS{"data.json": {Data: []byte(data)}} }
+	fsys := &flipFS{versions: []fstest.MapFS{
+		version(adminsOnly), // Load
+		version(everyone),   // first poll: changed
+		version(everyone),   // second poll: settled
+		version("{broken"),  // every read after
+	}}
+	results := make(chan error, 10)
+	e, err := policy.Load(context.Background(), fsys, policy.Options{OnReload: func(err error) { results <- err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go e.Watch(ctx, 10*time.Millisecond)
+	select {
+	case err := <-results:
+		if err != nil {
+			t.Fatalf("first reload = %v, want the settled files applied", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no reload within 5 s")
+	}
+	if got, _, _ := e.Evaluate(context.Background(), adminInput("org:member")); !got.Allow {
+		t.Errorf("after the reload: %+v, want the settled policies (members allowed)", got)
 	}
 }
