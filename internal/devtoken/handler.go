@@ -1,6 +1,7 @@
 package devtoken
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -76,11 +77,22 @@ func writeError(w http.ResponseWriter, status int, code, message string) {
 }
 
 // writeJSON writes v with HTML escaping off, so that messages such as
-// "org:<feature>:<permission>" read as written rather than as "\u003c".
+// "org:<feature>:<permission>" read as written rather than as "\u003c". The
+// body is rendered before the status goes out, because a status cannot be
+// taken back: a render failure after it would leave a 200 with no token.
+// Claims and errors are strings and integers, so rendering should never
+// fail; if it does, the answer is a plain 500 envelope (this package has no
+// logger, and the envelope itself always renders).
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	var body bytes.Buffer
+	enc := json.NewEncoder(&body)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		status = http.StatusInternalServerError
+		body.Reset()
+		body.WriteString(`{"error":{"code":"internal","message":"could not render the response"}}` + "\n")
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v) // the client is gone if this fails
+	_, _ = w.Write(body.Bytes()) // the client is gone if this fails
 }

@@ -29,8 +29,7 @@ func (s *server) handleAuthenticate() http.Handler {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, resp)
-		return nil
+		return writeJSON(w, http.StatusOK, resp)
 	})
 }
 

@@ -26,6 +26,10 @@ type benchService struct {
 	decider *authz.Decider
 	handler http.Handler
 	token   string
+	// issuer signs the tokens the service trusts; deps built handler, for
+	// tests that need the same service with another logger or routes.
+	issuer *devtoken.Issuer
+	deps   httpapi.Deps
 }
 
 // newBenchService builds the service with the decision cache off: the
@@ -58,11 +62,11 @@ func newBenchServiceWith(b testing.TB, opts authz.Options) *benchService {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := httpapi.New(httpapi.Deps{
+	deps := httpapi.Deps{
 		Decider: decider, Ready: func() error { return nil }, Metrics: m.Handler(),
 		Logger: slog.New(slog.DiscardHandler),
-	})
-	return &benchService{decider: decider, handler: h, token: token}
+	}
+	return &benchService{decider: decider, handler: httpapi.New(deps), token: token, issuer: issuer, deps: deps}
 }
 
 var benchCheck = authz.Check{Action: "tasks:read", Resource: &authz.Resource{Type: "task", ID: "t1", OrgID: "org_1", OrgSlug: "acme"}}

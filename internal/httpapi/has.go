@@ -33,15 +33,13 @@ func (s *server) handleHas() http.Handler {
 		}
 		var token string
 		if !isJSONNull(req.Token) && json.Unmarshal(req.Token, &token) != nil {
-			writeJSON(w, http.StatusOK, authz.HasAnswer{Reason: authz.ReasonTokenInvalid, Message: "token must be a string"})
-			return nil
+			return writeJSON(w, http.StatusOK, authz.HasAnswer{Reason: authz.ReasonTokenInvalid, Message: "token must be a string"})
 		}
 		answer, err := s.decider.Has(r.Context(), token, check)
 		if err != nil {
 			return internalError(err)
 		}
-		writeJSON(w, http.StatusOK, answer)
-		return nil
+		return writeJSON(w, http.StatusOK, answer)
 	})
 }
 

@@ -14,29 +14,30 @@ type healthResponse struct {
 
 // handleHealthz serves GET /healthz: 200 while the process serves.
 func (s *server) handleHealthz() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, healthResponse{Status: "ok"})
+	return s.endpoint(func(w http.ResponseWriter, _ *http.Request) error {
+		return writeJSON(w, http.StatusOK, healthResponse{Status: "ok"})
 	})
 }
 
 // handleReadyz serves GET /readyz: 200 once policies are compiled and a
 // verification key is loaded, 503 otherwise and while shutting down.
 func (s *server) handleReadyz() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	return s.endpoint(func(w http.ResponseWriter, _ *http.Request) error {
 		if err := s.ready(); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, healthResponse{Status: "unavailable", Reason: err.Error()})
-			return
+			return writeJSON(w, http.StatusServiceUnavailable, healthResponse{Status: "unavailable", Reason: err.Error()})
 		}
-		writeJSON(w, http.StatusOK, healthResponse{Status: "ready"})
+		return writeJSON(w, http.StatusOK, healthResponse{Status: "ready"})
 	})
 }
 
 func (s *server) handleNotFound() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		// The path is not repeated: echoing what a caller sent back to it
+		// is how reflected content starts, and the caller knows its path.
 		writeError(w, r, s.logger, &Error{
 			Status:  http.StatusNotFound,
 			Code:    codeNotFound,
-			Message: fmt.Sprintf("no endpoint at %s", r.URL.Path),
+			Message: "no endpoint at this path",
 		})
 	}
 }

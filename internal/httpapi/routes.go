@@ -60,7 +60,9 @@ func New(d Deps) http.Handler {
 	s := &server{decider: d.Decider, ready: d.Ready, logger: d.Logger, limits: d.Limits, explain: d.Explain}
 
 	r := chi.NewRouter()
-	r.Use(recoverer(d.Logger), requestID, accessLog(d.Logger))
+	// noStoreNoSniff goes first so that every answer carries its headers:
+	// 404s, 405s, the recoverer's 500s, /metrics and the Extra routes too.
+	r.Use(noStoreNoSniff, recoverer(d.Logger), requestID, accessLog(d.Logger))
 	r.NotFound(s.handleNotFound())
 	r.MethodNotAllowed(s.handleMethodNotAllowed())
 
@@ -75,6 +77,20 @@ func New(d Deps) http.Handler {
 		r.Method(e.Method, e.Path, e.Handler)
 	}
 	return r
+}
+
+// noStoreNoSniff marks every response as neither to be stored nor sniffed.
+// Answers carry principals, decisions and, in dev mode, minted tokens: no
+// shared cache or proxy may keep them, and no browser may read a JSON body
+// as HTML. /metrics gets the same headers: scrapers ignore them, and a
+// stored copy of live figures is only ever stale.
+func noStoreNoSniff(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		next.ServeHTTP(w, r)
+	})
 }
 
 // endpoint adapts a handler that returns an error to http.Handler, rendering
