@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // teamDir is a team's own directory of rules, actions and tests, added
@@ -68,7 +69,7 @@ func TestTeamStory(t *testing.T) {
 	if code, out := runCommand(t, "test", "--policies", inst.policies); code != 0 || !strings.Contains(out, " 0 failed") {
 		t.Fatalf("verdict test = exit %d\n%s", code, out)
 	}
-	waitFor(t, func() (decision, bool) {
+	waitUpTo(t, 10*time.Second, func() (decision, bool) {
 		var d decision
 		inst.post(t, "/v1/check", map[string]any{"token": member, "action": "tasks:delete", "resource": orgA}, &d)
 		return d, d.PolicyRevision != before.PolicyRevision
@@ -187,7 +188,7 @@ func TestPolicyMistakesAreRefused(t *testing.T) {
 	}
 	shipped := ask()
 	writeTestFile(t, inst.policies, "locked.rego", lockedHelper)
-	serving := waitFor(t, func() (decision, bool) { d := ask(); return d, d.PolicyRevision != shipped.PolicyRevision })
+	serving := waitUpTo(t, 10*time.Second, func() (decision, bool) { d := ask(); return d, d.PolicyRevision != shipped.PolicyRevision })
 	for _, m := range policyMistakes {
 		dir := copyPoliciesWith(t, "locked.rego", lockedHelper)
 		writeTestFile(t, dir, m.file, m.src)
@@ -204,7 +205,7 @@ func TestPolicyMistakesAreRefused(t *testing.T) {
 
 		failures := scrape(t, inst.base).counter("verdict_policy_reloads_total", "result", "failure")
 		writeTestFile(t, inst.policies, m.file, m.src)
-		waitFor(t, func() (float64, bool) {
+		waitUpTo(t, 10*time.Second, func() (float64, bool) {
 			n := scrape(t, inst.base).counter("verdict_policy_reloads_total", "result", "failure")
 			return n, n > failures
 		})
@@ -332,7 +333,7 @@ func TestExplainOverHTTP(t *testing.T) {
 		decision
 		Explanation []string `json:"explanation"`
 	}
-	d := waitFor(t, func() (explained, bool) {
+	d := waitUpTo(t, 10*time.Second, func() (explained, bool) {
 		var d explained
 		inst.post(t, "/v1/check", map[string]any{"token": inst.mint(t, v1Admin), "action": "tasks:delete", "resource": locked, "explain": true}, &d)
 		return d, d.Reason == "task_locked"

@@ -20,16 +20,25 @@ import (
 	"github.com/verdict-pdp/verdict/policies"
 )
 
+// defaultDevAddr is dev mode's listen address: this machine only. serve
+// keeps defaultAddr, all interfaces.
+const defaultDevAddr = "127.0.0.1:8080"
+
 // runDev implements `verdict dev`: the service with an ephemeral signing
 // key, its JWKS, a token minter at POST /dev/tokens, and the policies from
 // ./policies (watched) or, when there is no such directory, the copy built
 // into the binary.
 func runDev(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	// Dev mode is for trying policies out: explanations are on.
-	cfg := serviceConfig{Explain: true}
+	// Dev mode is for trying policies out: explanations are on. It listens
+	// on loopback unless told otherwise, since anyone who reaches it can
+	// mint tokens for its key.
+	cfg := serviceConfig{Addr: defaultDevAddr, Explain: true}
 	fs := flagSet("dev", stdout)
 	addServerFlags(fs, &cfg)
 	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	if err := cfg.validateServer(); err != nil {
 		return err
 	}
 	explicit := isSet(fs, "policies") || getenv(envName("policies")) != ""
@@ -47,7 +56,8 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return fmt.Errorf("load dev JWKS: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	svc, err := newService(ctx, logger, src, keys, verifyConfig{ClockSkew: defaultClockSkew, TokenCacheSize: defaultTokenCacheSize, DecisionCacheSize: defaultDecisionCacheSize})
+	cfg.Verify = verifyConfig{ClockSkew: defaultClockSkew, TokenCacheSize: defaultTokenCacheSize, DecisionCacheSize: defaultDecisionCacheSize}
+	svc, err := newService(ctx, logger, src, keys, cfg)
 	if err != nil {
 		return err
 	}

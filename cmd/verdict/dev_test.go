@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -77,6 +79,92 @@ func TestDev(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&jwks); err != nil || len(jwks.Keys) != 1 {
 		t.Errorf("GET /dev/jwks.json = %v keys, %v", len(jwks.Keys), err)
 	}
+}
+
+// TestDevListensOnLoopbackByDefault: `verdict dev` mints tokens for anyone
+// who reaches it, so by default it listens on 127.0.0.1:8080 only; --addr
+// and VERDICT_ADDR still choose another address, and the banner prints a
+// URL this machine can use either way.
+func TestDevListensOnLoopbackByDefault(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		loopback bool
+		port8080 bool // the default port; the other cases ask for port 0
+	}{
+		{"default", nil, nil, true, true},
+		{"--addr", []string{"--addr", "0.0.0.0:0"}, nil, false, false},
+		{"VERDICT_ADDR", nil, map[string]string{"VERDICT_ADDR": "0.0.0.0:0"}, false, false},
+		{"--addr over VERDICT_ADDR", []string{"--addr", "127.0.0.1:0"}, map[string]string{"VERDICT_ADDR": "0.0.0.0:0"}, true, false},
+	}
+	banner := regexp.MustCompile(`Verdict dev server on http://(?:localhost|127\.0\.0\.1):(\d+) `)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			addr, out, err := startDev(t, tt.args, tt.env)
+			if err != nil {
+				// Something else holds the port; the error still names
+				// the address dev tried.
+				if tt.port8080 && strings.Contains(err.Error(), "listen tcp 127.0.0.1:8080:") {
+					t.Logf("dev tried 127.0.0.1:8080, which is taken: %v", err)
+					return
+				}
+				t.Fatalf("dev exited before listening: %v\n%s", err, out)
+			}
+			if addr.Addr().IsLoopback() != tt.loopback || (addr.Port() == 8080) != tt.port8080 {
+				t.Errorf("dev listens on %s, want loopback=%v port 8080=%v", addr, tt.loopback, tt.port8080)
+			}
+			m := banner.FindStringSubmatch(out.String())
+			if m == nil || m[1] != strconv.Itoa(int(addr.Port())) {
+				t.Errorf("banner does not show a local URL for port %d:\n%s", addr.Port(), out)
+			}
+		})
+	}
+}
+
+// startDev runs `verdict dev` with args and env until the test ends and
+// returns the address it logged as listening on, or run's error when it
+// stopped before listening.
+func startDev(t *testing.T, args []string, env map[string]string) (netip.AddrPort, *lockedBuffer, error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &lockedBuffer{}
+	done := make(chan error, 1)
+	getenv := func(k string) string { return env[k] }
+	go func() { done <- run(ctx, append([]string{"verdict", "dev"}, args...), getenv, out) }()
+	exited := false
+	t.Cleanup(func() {
+		cancel()
+		if !exited {
+			if err := <-done; err != nil {
+				t.Errorf("dev returned %v", err)
+			}
+		}
+	})
+	listening := regexp.MustCompile(`msg=listening addr=(\S+)`)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		if m := listening.FindStringSubmatch(out.String()); m != nil {
+			addr, err := netip.ParseAddrPort(m[1])
+			if err != nil {
+				t.Fatalf("listening address %q: %v", m[1], err)
+			}
+			// Wait for the banner, printed right after the log record.
+			for !strings.Contains(out.String(), "Mint your own token") && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			return addr, out, nil
+		}
+		select {
+		case err := <-done:
+			exited = true
+			return netip.AddrPort{}, out, err
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatalf("dev logged no listening address after 10 s:\n%s", out)
+	return netip.AddrPort{}, out, nil
 }
 
 // TestCheckCommand runs `verdict check` offline with a claims file.

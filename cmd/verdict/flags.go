@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -8,6 +9,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/verdict-pdp/verdict/internal/policy"
 )
 
 // Defaults of the serve flags, as the contract pins them.
@@ -38,8 +41,10 @@ type serviceConfig struct {
 	LogLevel slog.Level
 	// Explain lets checks ask what decided ("explain": true).
 	Explain bool
-	Keys    keyConfig
-	Verify  verifyConfig
+	// EvalTimeout bounds one policy evaluation.
+	EvalTimeout time.Duration
+	Keys        keyConfig
+	Verify      verifyConfig
 }
 
 // keyConfig names where verification keys come from; exactly one is set.
@@ -71,11 +76,12 @@ func flagSet(name string, output io.Writer) *flag.FlagSet {
 }
 
 func addServerFlags(fs *flag.FlagSet, c *serviceConfig) {
-	fs.StringVar(&c.Addr, "addr", defaultAddr, "listen address")
+	fs.StringVar(&c.Addr, "addr", cmp.Or(c.Addr, defaultAddr), "listen address") // the command's preset wins: dev stays on loopback
 	fs.StringVar(&c.Policies, "policies", defaultPolicies, "directory of .rego and data files, watched for changes")
 	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", 0, "on shutdown, keep serving this long after /readyz turns 503")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve /debug/pprof on this separate address (off when empty)")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "debug, info, warn or error; debug logs every request and decision (never tokens)")
+	fs.DurationVar(&c.EvalTimeout, "eval-timeout", policy.DefaultEvalTimeout, "longest one policy evaluation may run; a longer one is answered 500 and counted")
 	// The default is c.Explain as the command set it: off for serve, on for dev.
 	fs.BoolVar(&c.Explain, "explain", c.Explain, "let a check ask with \"explain\": true for the rules and expressions that decided")
 }
@@ -157,6 +163,14 @@ func (c keyConfig) validate() error {
 		return errors.New("no key source: give exactly one of --jwks-url, --jwks-file, --jwt-key-file (or CLERK_JWT_KEY), --clerk-secret-key (or CLERK_SECRET_KEY)")
 	}
 	return fmt.Errorf("more than one key source (%s): give exactly one", strings.Join(given, ", "))
+}
+
+// validateServer checks the flags serve and dev share.
+func (c serviceConfig) validateServer() error {
+	if c.EvalTimeout < 0 {
+		return fmt.Errorf("--eval-timeout must not be negative, got %s", c.EvalTimeout)
+	}
+	return nil
 }
 
 func (c verifyConfig) validate() error {

@@ -216,14 +216,22 @@ func writeTestFile(t *testing.T, dir, name, content string) {
 // reload bound (plus scheduling slack on a loaded machine).
 func waitFor[T any](t *testing.T, f func() (T, bool)) T {
 	t.Helper()
-	deadline := time.Now().Add(2500 * time.Millisecond)
+	return waitUpTo(t, 2500*time.Millisecond, f)
+}
+
+// waitUpTo polls f until it reports done, for at most d. Tests that are not
+// about the reload bound wait longer, so a loaded machine does not fail
+// them.
+func waitUpTo[T any](t *testing.T, d time.Duration, f func() (T, bool)) T {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for {
 		v, done := f()
 		if done {
 			return v
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within 2 s (last value %+v)", v)
+			t.Fatalf("condition not met within %s (last value %+v)", d, v)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

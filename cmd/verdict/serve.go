@@ -33,6 +33,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
+	if err := cfg.validateServer(); err != nil {
+		return err
+	}
 	applyClerkEnv(&cfg.Keys, getenv)
 	if err := cfg.Keys.validate(); err != nil {
 		return err
@@ -47,7 +50,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	src := policySource{fsys: policy.Dir(cfg.Policies), dir: cfg.Policies, watch: true}
-	svc, err := newService(ctx, logger, src, keys, cfg.Verify)
+	svc, err := newService(ctx, logger, src, keys, cfg)
 	if err != nil {
 		return err
 	}

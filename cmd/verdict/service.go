@@ -44,12 +44,15 @@ type policySource struct {
 	watch bool
 }
 
-func newService(ctx context.Context, logger *slog.Logger, src policySource, keys authn.KeySet, v verifyConfig) (*service, error) {
+func newService(ctx context.Context, logger *slog.Logger, src policySource, keys authn.KeySet, cfg serviceConfig) (*service, error) {
+	v := cfg.Verify
 	m := metrics.New()
 	engine, err := policy.Load(ctx, src.fsys, policy.Options{
-		Logger:   logger,
-		OnReload: m.ObservePolicyReload,
-		Dir:      src.dir,
+		Logger:      logger,
+		OnReload:    m.ObservePolicyReload,
+		Dir:         src.dir,
+		EvalTimeout: cfg.EvalTimeout,
+		OnTimeout:   m.ObserveEvaluationTimeout,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load policies from %s: %w", src.dir, err)

@@ -28,6 +28,7 @@ type Metrics struct {
 	reloads       *prometheus.CounterVec
 	tokenCache    *prometheus.CounterVec
 	decisionCache *prometheus.CounterVec
+	evalTimeouts  prometheus.Counter
 	reasons       reasonLabels
 }
 
@@ -64,9 +65,13 @@ func New() *Metrics {
 			Name: "verdict_decision_cache_lookups_total",
 			Help: "Exact-decision cache lookups, by result (hit, miss).",
 		}, []string{"result"}),
+		evalTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "verdict_policy_evaluation_timeouts_total",
+			Help: "Policy evaluations stopped at the evaluation deadline (answered 500, never an allow).",
+		}),
 	}
 	reg.MustRegister(
-		m.decisions, m.duration, m.verifications, m.reloads, m.tokenCache, m.decisionCache,
+		m.decisions, m.duration, m.verifications, m.reloads, m.tokenCache, m.decisionCache, m.evalTimeouts,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -116,6 +121,9 @@ func (m *Metrics) ObservePolicyReload(err error) {
 	}
 	m.reloads.WithLabelValues(result).Inc()
 }
+
+// ObserveEvaluationTimeout counts one evaluation stopped at its deadline.
+func (m *Metrics) ObserveEvaluationTimeout() { m.evalTimeouts.Inc() }
 
 // ObserveTokenCacheLookup counts one verified-token cache lookup.
 func (m *Metrics) ObserveTokenCacheLookup(hit bool) {

@@ -5,6 +5,7 @@
 package policy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,17 +34,35 @@ type Options struct {
 	// Dir is how the policy root is named in errors and logs ("policies"),
 	// so a problem reads "policies/authz.rego:12: ...".
 	Dir string
+	// EvalTimeout bounds one evaluation (a decision, has(), an
+	// explanation); 0 means DefaultEvalTimeout. A policy that runs longer
+	// is stopped and answered as an error, never an allow.
+	EvalTimeout time.Duration
+	// OnTimeout, when set, is called for every evaluation stopped at its
+	// deadline.
+	OnTimeout func()
 }
+
+// DefaultEvalTimeout is how long one evaluation may run. Verdict's own
+// layer decides in well under a millisecond; the deadline is for a team
+// rule that walks far more than it should, which would otherwise hold its
+// request, and every request queued behind it, for as long as it runs.
+const DefaultEvalTimeout = 250 * time.Millisecond
+
+// ErrEvalTimeout means an evaluation ran past its deadline.
+var ErrEvalTimeout = errors.New("policy evaluation ran past its deadline")
 
 // Engine evaluates decisions against the current policy revision. It is safe
 // for concurrent use; a reload swaps the whole revision atomically, so an
 // evaluation sees either the old policies or the new ones, never a mix.
 type Engine struct {
-	fsys     fs.FS
-	logger   *slog.Logger
-	onReload func(error)
-	dir      string
-	current  atomic.Pointer[revision]
+	fsys        fs.FS
+	logger      *slog.Logger
+	onReload    func(error)
+	onTimeout   func()
+	evalTimeout time.Duration
+	dir         string
+	current     atomic.Pointer[revision]
 
 	mu          sync.Mutex // serializes reloads
 	lastAttempt string     // revision of the last snapshot tried, good or bad
@@ -52,7 +71,10 @@ type Engine struct {
 // Load reads and compiles the policies under the root of fsys. It fails with
 // a *CompileError when they do not compile.
 func Load(ctx context.Context, fsys fs.FS, opts Options) (*Engine, error) {
-	e := &Engine{fsys: fsys, logger: opts.Logger, onReload: opts.OnReload, dir: opts.Dir}
+	e := &Engine{
+		fsys: fsys, logger: opts.Logger, onReload: opts.OnReload, dir: opts.Dir,
+		onTimeout: opts.OnTimeout, evalTimeout: cmp.Or(opts.EvalTimeout, DefaultEvalTimeout),
+	}
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
 	}
@@ -81,7 +103,7 @@ func (e *Engine) Evaluate(ctx context.Context, in authz.Input) (authz.Outcome, s
 	if err != nil {
 		return authz.Outcome{}, rev.name, fmt.Errorf("build policy input: %w", err)
 	}
-	rs, err := rev.decision.Eval(ctx, rego.EvalParsedInput(input), rego.EvalMetrics(noMetrics), rego.EvalGenerateJSON(keepAST))
+	rs, err := e.eval(ctx, rev.decision, rego.EvalParsedInput(input), rego.EvalMetrics(noMetrics), rego.EvalGenerateJSON(keepAST))
 	if err != nil {
 		return authz.Outcome{}, rev.name, fmt.Errorf("evaluate %s: %w", DecisionQuery, err)
 	}
@@ -98,7 +120,7 @@ func (e *Engine) Has(ctx context.Context, p authz.Principal, check any) (authz.H
 	if err != nil {
 		return authz.HasAnswer{}, fmt.Errorf("build has() input: %w", err)
 	}
-	rs, err := rev.has.Eval(ctx, rego.EvalParsedInput(input))
+	rs, err := e.eval(ctx, rev.has, rego.EvalParsedInput(input))
 	if err != nil {
 		return authz.HasAnswer{}, fmt.Errorf("evaluate %s: %w", HasQuery, err)
 	}
@@ -108,6 +130,22 @@ func (e *Engine) Has(ctx context.Context, p authz.Principal, check any) (authz.H
 	}
 	result, reason, message, err := answerFields(obj, HasQuery, "result")
 	return authz.HasAnswer{Result: result, Reason: reason, Message: message}, err
+}
+
+// eval runs a prepared query under the evaluation deadline. A run the
+// deadline stopped is ErrEvalTimeout, and counted; a caller that went away
+// first is its own error.
+func (e *Engine) eval(ctx context.Context, q rego.PreparedEvalQuery, opts ...rego.EvalOption) (rego.ResultSet, error) {
+	deadlined, cancel := context.WithTimeout(ctx, e.evalTimeout)
+	defer cancel()
+	rs, err := q.Eval(deadlined, opts...)
+	if err != nil && ctx.Err() == nil && errors.Is(deadlined.Err(), context.DeadlineExceeded) {
+		if e.onTimeout != nil {
+			e.onTimeout()
+		}
+		return nil, fmt.Errorf("%w (%s)", ErrEvalTimeout, e.evalTimeout)
+	}
+	return rs, err
 }
 
 // ErrUndefined means the policies produced no answer for an input.

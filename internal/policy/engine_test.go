@@ -486,3 +486,44 @@ func TestWatchCompilesTheFilesItSawSettle(t *testing.T) {
 		t.Errorf("after the reload: %+v, want the settled policies (members allowed)", got)
 	}
 }
+
+// TestEvaluationDeadline: a team rule that runs far too long is stopped at
+// the evaluation deadline, answered as an error (never an allow), and
+// counted; decisions it does not touch are unaffected.
+func TestEvaluationDeadline(t *testing.T) {
+	t.Parallel()
+	slow := teamRule(`deny contains {"reason": "r", "message": "m"} if {
+	input.action == "admin:access"
+	some i in numbers.range(1, 1000000000)
+	i < 0
+}`)
+	var timeouts atomic.Int64
+	dir := writePolicies(t, map[string]string{"data.json": everyone, "team.rego": slow})
+	e := load(t, dir, policy.Options{EvalTimeout: 50 * time.Millisecond, OnTimeout: func() { timeouts.Add(1) }})
+	start := time.Now()
+	got, _, err := e.Evaluate(context.Background(), adminInput("org:admin"))
+	if !errors.Is(err, policy.ErrEvalTimeout) || got.Allow {
+		t.Fatalf("Evaluate = %+v, %v; want ErrEvalTimeout and no allow", got, err)
+	}
+	if elapsed := time.Since(start); elapsed > 5*time.Second {
+		t.Errorf("the deadline stopped the evaluation after %s", elapsed)
+	}
+	if _, _, _, err := e.Explain(context.Background(), adminInput("org:admin")); !errors.Is(err, policy.ErrEvalTimeout) {
+		t.Errorf("Explain = %v, want ErrEvalTimeout", err)
+	}
+	if n := timeouts.Load(); n != 2 {
+		t.Errorf("OnTimeout called %d times, want 2", n)
+	}
+	other := adminInput("org:admin")
+	other.Check.Action = "tasks:read"
+	// tasks:read is not in this policy set: unknown_action, decided at once.
+	if _, _, err := e.Evaluate(context.Background(), other); err != nil {
+		t.Errorf("a decision the slow rule does not touch: %v", err)
+	}
+	// A caller that gave up first is its own error, not a timeout.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := e.Evaluate(ctx, adminInput("org:admin")); err == nil || errors.Is(err, policy.ErrEvalTimeout) {
+		t.Errorf("Evaluate with a cancelled context = %v, want an error that is not a timeout", err)
+	}
+}

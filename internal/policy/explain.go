@@ -43,7 +43,7 @@ func (e *Engine) Explain(ctx context.Context, in authz.Input) (authz.Outcome, []
 		return authz.Outcome{}, nil, rev.name, fmt.Errorf("build policy input: %w", err)
 	}
 	t := newTrace()
-	rs, err := rev.decision.Eval(ctx, rego.EvalParsedInput(input), rego.EvalMetrics(noMetrics),
+	rs, err := e.eval(ctx, rev.decision, rego.EvalParsedInput(input), rego.EvalMetrics(noMetrics),
 		rego.EvalGenerateJSON(keepAST), rego.EvalQueryTracer(t))
 	if err != nil {
 		return authz.Outcome{}, nil, rev.name, fmt.Errorf("evaluate %s: %w", DecisionQuery, err)

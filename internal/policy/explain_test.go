@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -44,7 +45,9 @@ func explainEngine(t *testing.T, teamFiles map[string]string) *policy.Engine {
 	for name, src := range teamFiles {
 		files[name] = src
 	}
-	return load(t, writePolicies(t, files), policy.Options{Dir: "policies"})
+	// Explanations of long evaluations are what these tests are about, not
+	// the evaluation deadline: give them room on a loaded machine.
+	return load(t, writePolicies(t, files), policy.Options{Dir: "policies", EvalTimeout: time.Minute})
 }
 
 type explainCase struct {
@@ -263,7 +266,7 @@ func itemsEngine(tb testing.TB) *policy.Engine {
 		"data.json":       {Data: data},
 		"acme/items.rego": {Data: []byte(itemsRule)},
 	}
-	e, err := policy.Load(context.Background(), fsys, policy.Options{Dir: "policies"})
+	e, err := policy.Load(context.Background(), fsys, policy.Options{Dir: "policies", EvalTimeout: time.Minute})
 	if err != nil {
 		tb.Fatalf("Load: %v", err)
 	}
