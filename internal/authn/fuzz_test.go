@@ -2,6 +2,11 @@ package authn_test
 
 import (
 	"context"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -53,9 +58,12 @@ func FuzzNormalize(f *testing.F) {
 	})
 }
 
-// FuzzVerify feeds arbitrary strings to a verifier whose key never signed
-// any of them: it must never panic and never authenticate, and every
-// rejection must be a TokenError that does not repeat the token.
+// FuzzVerify feeds arbitrary strings to verifiers. Two hold a key that
+// never signed any seed: they must never authenticate. The third holds the
+// key that signed the seeds, which respell valid tokens (padding, set
+// trailing bits, crit headers): it may accept only a token in its one
+// canonical spelling without crit. None may panic, and every rejection
+// must be a TokenError that does not repeat the token.
 func FuzzVerify(f *testing.F) {
 	fx := newFixture(f)
 	forged, err := fx.other.SignWithHeader(fx.header(nil), claims(nil)) // right kid, wrong key
@@ -75,24 +83,85 @@ func FuzzVerify(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
+	key, signerKeys := newRSAKey(f)
+	for _, seed := range respelledSeeds(f, key) {
+		f.Add(seed)
+	}
 	pem, err := authn.ParsePEM(fx.iss.PublicKeyPEM())
 	if err != nil {
 		f.Fatal(err)
 	}
 	verifiers := []*authn.Verifier{verifier(fx.jwks, nil), verifier(pem, nil)}
+	signer := verifier(signerKeys, nil)
 	f.Fuzz(func(t *testing.T, token string) {
 		for _, v := range verifiers {
 			p, err := v.Authenticate(context.Background(), token)
 			if err == nil || p.Authenticated {
 				t.Fatalf("Authenticate(%q) = %+v, %v; want a rejection", token, p, err)
 			}
-			te, ok := authz.AsTokenError(err)
-			if !ok || te.Message == "" {
-				t.Fatalf("Authenticate(%q) error = %v, want a TokenError with a message", token, err)
-			}
-			if len(token) >= 16 && strings.Contains(err.Error(), token) {
-				t.Fatalf("Authenticate(%q) error %q repeats the token", token, err)
-			}
+			checkFuzzRejection(t, token, err)
+		}
+		if _, err := signer.Authenticate(context.Background(), token); err != nil {
+			checkFuzzRejection(t, token, err)
+		} else if !canonicalWithoutCrit(token) {
+			t.Fatalf("Authenticate(%q) accepted a token that is not canonical base64url or has crit", token)
 		}
 	})
+}
+
+// checkFuzzRejection fails unless err is a TokenError with a message that
+// does not repeat the token.
+func checkFuzzRejection(t *testing.T, token string, err error) {
+	t.Helper()
+	te, ok := authz.AsTokenError(err)
+	if !ok || te.Message == "" {
+		t.Fatalf("Authenticate(%q) error = %v, want a TokenError with a message", token, err)
+	}
+	if len(token) >= 16 && strings.Contains(err.Error(), token) {
+		t.Fatalf("Authenticate(%q) error %q repeats the token", token, err)
+	}
+}
+
+// respelledSeeds are tokens signed by key over exactly what they hold: one
+// canonical, the others respelled (respelledTokens) or with crit headers.
+// Only the canonical one may verify.
+func respelledSeeds(tb testing.TB, key *rsa.PrivateKey) []string {
+	tb.Helper()
+	canonical, variants := respelledTokens(tb, key)
+	seeds := append([]string{canonical}, slices.Sorted(maps.Values(variants))...)
+	payload := strings.Split(canonical, ".")[1]
+	for _, header := range []map[string]any{
+		{"alg": "RS256", "zzz": 1, "crit": []string{"zzz"}},
+		{"alg": "RS256", "b64": false, "crit": []string{"b64"}},
+		{"alg": "RS256", "crit": []string{}},
+		{"alg": "RS256", "crit": nil},
+		{"alg": "RS256", "crit": "b64"},
+		{"alg": "RS256", "crit": []string{"alg"}},
+	} {
+		seeds = append(seeds, signInput(tb, key, "RS256", segment(tb, header)+"."+payload))
+	}
+	return seeds
+}
+
+// canonicalWithoutCrit reports whether token has three segments, each
+// unpadded base64url that re-encodes to itself, and a header without crit.
+func canonicalWithoutCrit(token string) bool {
+	segs := strings.Split(token, ".")
+	if len(segs) != 3 {
+		return false
+	}
+	var decoded [3][]byte
+	for i, seg := range segs {
+		b, err := base64.RawURLEncoding.DecodeString(seg)
+		if err != nil || base64.RawURLEncoding.EncodeToString(b) != seg {
+			return false
+		}
+		decoded[i] = b
+	}
+	var header map[string]json.RawMessage
+	if err := json.Unmarshal(decoded[0], &header); err != nil {
+		return false
+	}
+	_, crit := header["crit"]
+	return !crit
 }

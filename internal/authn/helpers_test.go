@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -142,8 +143,14 @@ func newRSAKey(t testing.TB) (*rsa.PrivateKey, *authn.StaticKeys) {
 // signRS signs a token with RSASSA-PKCS1-v1_5 and the hash of alg.
 func signRS(t testing.TB, key *rsa.PrivateKey, alg string, header, claims map[string]any) string {
 	t.Helper()
+	return signInput(t, key, alg, segment(t, header)+"."+segment(t, claims))
+}
+
+// signInput signs a signing input exactly as written, however its segments
+// are spelled, and appends the canonical signature segment.
+func signInput(t testing.TB, key *rsa.PrivateKey, alg, input string) string {
+	t.Helper()
 	hash := map[string]crypto.Hash{"RS256": crypto.SHA256, "RS384": crypto.SHA384, "RS512": crypto.SHA512}[alg]
-	input := segment(t, header) + "." + segment(t, claims)
 	h := hash.New()
 	h.Write([]byte(input))
 	sig, err := rsa.SignPKCS1v15(nil, key, hash, h.Sum(nil))
@@ -151,4 +158,82 @@ func signRS(t testing.TB, key *rsa.PrivateKey, alg string, header, claims map[st
 		t.Fatalf("SignPKCS1v15() error = %v", err)
 	}
 	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// oneByteTail pads JSON text with spaces to a length of 3n+1, so that its
+// base64url form ends in a character with four unused bits and, padded,
+// in "==".
+func oneByteTail(text string) string {
+	for len(text)%3 != 1 {
+		text += " "
+	}
+	return text
+}
+
+// respellings returns every other spelling of a canonical base64url
+// segment that a lenient decoder reads as the same bytes: the last
+// character with its unused low bits set.
+func respellings(t testing.TB, seg string) []string {
+	t.Helper()
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	unused := map[int]uint{2: 4, 3: 2}[len(seg)%4]
+	last := strings.IndexByte(alphabet, seg[len(seg)-1])
+	var out []string
+	for bits := 1; bits < 1<<unused; bits++ {
+		out = append(out, seg[:len(seg)-1]+string(alphabet[last|bits]))
+	}
+	if len(out) == 0 {
+		t.Fatalf("segment of length %d has no unused bits to respell", len(seg))
+	}
+	return out
+}
+
+// paddedSegment respells a canonical base64url segment with "=" padding.
+func paddedSegment(t testing.TB, seg string) string {
+	t.Helper()
+	b, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		t.Fatalf("DecodeString(%q) error = %v", seg, err)
+	}
+	padded := base64.URLEncoding.EncodeToString(b)
+	if padded == seg {
+		t.Fatalf("segment %q needs no padding", seg)
+	}
+	return padded
+}
+
+// respelledTokens signs, with key, a canonical RS256 token and each other
+// spelling of it: padding in one segment or all, and every set tail of
+// each segment's last character. Each variant is signed over exactly what
+// it holds, so only its spelling can reject it.
+func respelledTokens(t testing.TB, key *rsa.PrivateKey) (canonical string, variants map[string]string) {
+	t.Helper()
+	enc := base64.RawURLEncoding
+	// Lengths of 3n+1 bytes leave four unused bits and two padding
+	// characters in every segment (the signature is 256 bytes).
+	h := enc.EncodeToString([]byte(oneByteTail(`{"alg":"RS256","typ":"JWT"}`)))
+	p := enc.EncodeToString([]byte(oneByteTail(string(mustJSON(t, claims(nil))))))
+	sign := func(header, payload string) string { return signInput(t, key, "RS256", header+"."+payload) }
+	canonical = sign(h, p)
+	dot := strings.LastIndexByte(canonical, '.')
+	input, sig := canonical[:dot], canonical[dot+1:]
+	variants = map[string]string{
+		"padded header":     sign(paddedSegment(t, h), p),
+		"padded payload":    sign(h, paddedSegment(t, p)),
+		"padded signature":  input + "." + paddedSegment(t, sig),
+		"padded everywhere": signInput(t, key, "RS256", paddedSegment(t, h)+"."+paddedSegment(t, p)),
+	}
+	everywhere := variants["padded everywhere"]
+	dot = strings.LastIndexByte(everywhere, '.')
+	variants["padded everywhere"] = everywhere[:dot+1] + paddedSegment(t, everywhere[dot+1:])
+	for _, s := range respellings(t, h) {
+		variants[fmt.Sprintf("header ending in %c", s[len(s)-1])] = sign(s, p)
+	}
+	for _, s := range respellings(t, p) {
+		variants[fmt.Sprintf("payload ending in %c", s[len(s)-1])] = sign(h, s)
+	}
+	for _, s := range respellings(t, sig) {
+		variants[fmt.Sprintf("signature ending in %c", s[len(s)-1])] = input + "." + s
+	}
+	return canonical, variants
 }

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/rsa"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -47,13 +48,14 @@ func hashFor(alg string) crypto.Hash {
 type compact struct {
 	alg, kid     string
 	typ, cat     string // raw JSON; "" when absent
+	crit         string // raw JSON; "" when absent
 	payload      []byte
 	signingInput []byte
 	signature    []byte
 }
 
 // parseCompact splits and decodes a compact JWS: exactly three
-// base64url parts, the first two JSON objects.
+// canonical base64url parts, the first two JSON objects.
 func parseCompact(token string) (*compact, error) {
 	if len(token) > maxTokenBytes {
 		return nil, authz.InvalidToken("token is larger than 16 KiB", nil)
@@ -66,20 +68,20 @@ func parseCompact(token string) (*compact, error) {
 	}
 	t := &compact{signingInput: raw[:len(h)+1+len(p)]}
 	// One buffer for all three decoded parts.
-	enc := base64.RawURLEncoding
+	enc := strictBase64
 	buf := make([]byte, 0, enc.DecodedLen(len(h))+enc.DecodedLen(len(p))+enc.DecodedLen(len(s))+2)
 	header, buf, err := decodeSegment(buf, h)
 	if err != nil {
-		return nil, authz.InvalidToken("token header is not base64url", err)
+		return nil, authz.InvalidToken("token header is not canonical unpadded base64url", err)
 	}
 	if err := t.readHeader(header); err != nil {
 		return nil, authz.InvalidToken("token header is not a JSON object with string alg and kid", err)
 	}
 	if t.payload, buf, err = decodeSegment(buf, p); err != nil {
-		return nil, authz.InvalidToken("token payload is not base64url", err)
+		return nil, authz.InvalidToken("token payload is not canonical unpadded base64url", err)
 	}
 	if t.signature, _, err = decodeSegment(buf, s); err != nil {
-		return nil, authz.InvalidToken("token signature is not base64url", err)
+		return nil, authz.InvalidToken("token signature is not canonical unpadded base64url", err)
 	}
 	return t, nil
 }
@@ -96,6 +98,8 @@ func (t *compact) readHeader(header []byte) error {
 			t.typ = value
 		case "cat":
 			t.cat = value
+		case "crit":
+			t.crit = value
 		}
 	})
 	if err != nil {
@@ -111,27 +115,30 @@ func (t *compact) readHeader(header []byte) error {
 	return nil
 }
 
-// decodeSegment decodes base64url, unpadded or padded, appending to buf; it
-// returns the decoded bytes and the rest of buf's capacity. The decoder
-// itself refuses the standard alphabet's + and /; line breaks, which it
-// would skip, are refused here.
+// strictBase64 is base64url as RFC 7515 §2 spells it: no padding, and
+// (Strict) the unused bits of the last character zero. Every segment then
+// has exactly one spelling, so one signature is one token string and a
+// denylist keyed by a hash of the token cannot be dodged by respelling it.
+var strictBase64 = base64.RawURLEncoding.Strict()
+
+// decodeSegment decodes one segment, appending to buf; it returns the
+// decoded bytes and the rest of buf's capacity. The decoder refuses
+// padding, the standard alphabet's + and /, and non-zero trailing bits;
+// line breaks, which even a strict decoder skips, are refused here.
 func decodeSegment(buf, seg []byte) (decoded, rest []byte, err error) {
 	if bytes.ContainsAny(seg, "\r\n") {
 		return nil, nil, errors.New("line break in segment")
 	}
-	enc := base64.RawURLEncoding
-	if bytes.HasSuffix(seg, []byte{'='}) {
-		enc = base64.URLEncoding
-	}
-	out := buf[:enc.DecodedLen(len(seg))]
-	n, err := enc.Decode(out, seg)
+	out := buf[:strictBase64.DecodedLen(len(seg))]
+	n, err := strictBase64.Decode(out, seg)
 	if err != nil {
 		return nil, nil, err
 	}
 	return out[:n:n], buf[n:n], nil
 }
 
-// checkHeader applies the header rules in Clerk's order: typ, alg, cat.
+// checkHeader applies the header rules in Clerk's order (typ, alg, cat),
+// then crit, which Clerk's SDK does not check.
 func (t *compact) checkHeader() error {
 	if t.typ != "" {
 		typ, ok := rawString(t.typ)
@@ -154,7 +161,36 @@ func (t *compact) checkHeader() error {
 			return authz.InvalidToken(fmt.Sprintf("token category %s is not a session token", clip(cat)), nil)
 		}
 	}
-	return nil
+	return checkCrit(t.crit)
+}
+
+// registeredHeaders are the header parameters RFC 7515 §4.1 defines, which
+// crit must not list.
+var registeredHeaders = map[string]bool{
+	"alg": true, "jku": true, "jwk": true, "kid": true, "x5u": true, "x5c": true,
+	"x5t": true, "x5t#S256": true, "typ": true, "cty": true, "crit": true,
+}
+
+// checkCrit rejects every crit header. RFC 7515 §4.1.11 makes a token
+// invalid when crit lists an extension the recipient does not understand,
+// and Verdict understands none: honouring "b64": false (RFC 7797), for one,
+// would change what the signature covers. A malformed crit gets its own
+// message so that a token's producer can tell a broken header from an
+// unsupported extension; no message repeats the names listed.
+func checkCrit(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	var names []string
+	if err := json.Unmarshal([]byte(raw), &names); err != nil || len(names) == 0 {
+		return authz.InvalidToken("token header crit is not a non-empty array of header parameter names", err)
+	}
+	for _, name := range names {
+		if registeredHeaders[name] {
+			return authz.InvalidToken("token header crit lists a header parameter that RFC 7515 defines; only extensions may be critical", nil)
+		}
+	}
+	return authz.InvalidToken("token header marks an extension critical (crit) that Verdict does not support", nil)
 }
 
 // verifySignature checks the RSASSA-PKCS1-v1_5 signature with alg's hash.

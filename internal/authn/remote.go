@@ -31,7 +31,10 @@ type RemoteOptions struct {
 	// Header is sent with every fetch, e.g. Authorization for Clerk's
 	// Backend API. It may be nil. Its values never appear in errors or logs.
 	Header http.Header
-	// Client defaults to an http.Client with a 10 s timeout.
+	// Client defaults to an http.Client with a 10 s timeout. Whichever
+	// client is used, redirects are followed only within one host, never
+	// from https to http, and at most maxRedirects times (a copy of Client
+	// carries that policy; Client itself is not changed).
 	Client *http.Client
 	// MinRefreshInterval is the least time between two fetches caused by
 	// unknown kids (default 1 s), so a flood of made-up kids cannot turn
@@ -69,6 +72,7 @@ func NewRemoteJWKS(opts RemoteOptions) *RemoteJWKS {
 	if opts.Client == nil {
 		opts.Client = &http.Client{Timeout: defaultHTTPTimeout}
 	}
+	opts.Client = withRedirectPolicy(opts.Client)
 	if opts.MinRefreshInterval <= 0 {
 		opts.MinRefreshInterval = DefaultMinRefreshInterval
 	}

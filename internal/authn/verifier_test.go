@@ -2,9 +2,7 @@ package authn_test
 
 import (
 	"context"
-	"crypto"
 	"crypto/hmac"
-	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -244,34 +242,7 @@ func BenchmarkAuthenticateGarbage(b *testing.B) {
 	}
 }
 
-// Clerk's decoder is lenient about base64 padding; so is Verdict's.
-func TestAuthenticateAcceptsPaddedSegments(t *testing.T) {
-	t.Parallel()
-	key, keys := newRSAKey(t)
-	header, payload := `{"alg":"RS256","typ":"JWT"}`, ""
-	for _, pad := range []string{"", " ", "  "} {
-		if c := string(mustJSON(t, claims(nil))) + pad; len(c)%3 != 0 {
-			payload = c
-			break
-		}
-	}
-	enc := base64.URLEncoding
-	input := enc.EncodeToString([]byte(header)) + "." + enc.EncodeToString([]byte(payload))
-	if !strings.Contains(input, "=") {
-		t.Fatalf("signing input %q has no padding", input)
-	}
-	d := sha256.Sum256([]byte(input))
-	sig, err := rsa.SignPKCS1v15(nil, key, crypto.SHA256, d[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := input + "." + enc.EncodeToString(sig)
-	if _, err := verifier(keys, nil).Authenticate(context.Background(), token); err != nil {
-		t.Errorf("Authenticate(padded token) error = %v", err)
-	}
-}
-
-func mustJSON(t *testing.T, v any) []byte {
+func mustJSON(t testing.TB, v any) []byte {
 	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {
