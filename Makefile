@@ -36,6 +36,8 @@ fuzz:
 	$(GO) test ./internal/authn -run '^$$' -fuzz '^FuzzNormalize$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/authn -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/authn -run '^$$' -fuzz '^FuzzDecodeMasks$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/authn -run '^$$' -fuzz '^FuzzParseCompact$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/authn -run '^$$' -fuzz '^FuzzEachMember$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/httpapi -run '^$$' -fuzz '^FuzzDecodeCheck$$' -fuzztime $(FUZZTIME)
 
 ## cover: test with a coverage profile

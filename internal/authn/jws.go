@@ -15,6 +15,14 @@ import (
 	"github.com/verdict-pdp/verdict/internal/authz"
 )
 
+// This file parses and verifies compact JWS by hand rather than through
+// jwx's jws package, the stack's JOSE library, because jwx is lenient
+// exactly where a session-token verifier must be strict: its base64 decoder
+// accepts padding and either alphabet without checking trailing bits, and
+// it accepts unknown critical extensions (and honours "b64": false). A
+// strict first pass would be most of this file anyway. Three fuzz targets
+// check it against encoding/base64 and encoding/json.
+
 // maxTokenBytes bounds the token before any decoding. Clerk session tokens
 // are one to two KiB; rejecting anything past 16 KiB up front keeps a flood
 // of huge garbage tokens cheap.
