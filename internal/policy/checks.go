@@ -64,6 +64,16 @@ func moduleProblems(modules map[string]*ast.Module, builtin map[string]bool) []P
 				"package %s is declared in %s and in %s; a team package lives in one directory, so that no other team's file can change its rules",
 				packageName(path[:len(teamRoot)+1]), first, dir)))
 		}
+		if len(path) > len(teamRoot)+1 {
+			if below, ok := path[len(teamRoot)+1].Value.(ast.String); ok && teamRules[string(below)] {
+				// package verdict.rules.x.actions: its rules would be read
+				// as entries that no load-time check sees.
+				out = append(out, problemAt(m.Package.Location, fmt.Sprintf(
+					"package %s is refused: %s of a team package is defined by rules named %s in package %s, never by a package",
+					packageName(path), below, below, packageName(path[:len(teamRoot)+1]))))
+				continue
+			}
+		}
 		for _, r := range m.Rules {
 			out = append(out, teamRuleProblems(path, r)...)
 		}
@@ -89,11 +99,12 @@ func teamRuleProblems(path ast.Ref, r *ast.Rule) []Problem {
 	return nil
 }
 
-// catalogInputs finds team actions that depend on the request: the catalog
-// is checked once, at load, so an entry that exists only for some inputs
-// would never be checked (and could make a permission key user-scoped). An
-// actions rule may read data, never input, directly or through the rules
-// it uses.
+// catalogInputs finds team actions that depend on the request (or on the
+// clock, or anything else that changes between load and decision): the
+// catalog is checked once, at load, so an entry that exists only for some
+// inputs would never be checked (and could make a permission key
+// user-scoped). An actions rule may read data, never input or a
+// non-deterministic builtin, directly or through the rules it uses.
 func catalogInputs(compiler *ast.Compiler) []Problem {
 	var out []Problem
 	for _, m := range teamModules(compiler.Modules) {
@@ -103,7 +114,7 @@ func catalogInputs(compiler *ast.Compiler) []Problem {
 			}
 			if readsInput(compiler, r) {
 				out = append(out, problemAt(r.Location, fmt.Sprintf(
-					"actions in package %s depends on input; catalog entries are checked once, when the policies load, so they must not depend on the request",
+					"actions in package %s depends on input (or the clock); catalog entries are checked once, when the policies load, so they must not depend on the request",
 					packageName(m.Package.Path))))
 			}
 		}
@@ -112,7 +123,7 @@ func catalogInputs(compiler *ast.Compiler) []Problem {
 }
 
 // readsInput reports whether rule, or any rule it depends on, refers to
-// input (or replaces it with `with`).
+// input (or replaces it with `with`) or calls a non-deterministic builtin.
 func readsInput(compiler *ast.Compiler, rule *ast.Rule) bool {
 	seen := map[*ast.Rule]bool{}
 	var visit func(r *ast.Rule) bool
@@ -123,7 +134,8 @@ func readsInput(compiler *ast.Compiler, rule *ast.Rule) bool {
 		seen[r] = true
 		found := false
 		ast.WalkRefs(r, func(ref ast.Ref) bool {
-			found = found || ref.HasPrefix(ast.InputRootRef)
+			b, builtin := ast.BuiltinMap[ref.String()]
+			found = found || ref.HasPrefix(ast.InputRootRef) || builtin && b.Nondeterministic
 			return found
 		})
 		if found {

@@ -117,7 +117,7 @@ func check(ctx context.Context, s snapshot) (*ast.Compiler, storage.Store, error
 		return nil, nil, asCompileError(err, s)
 	}
 	modules := loaded.ParsedModules()
-	problems := moduleProblems(modules, s.builtin)
+	problems := append(moduleProblems(modules, s.builtin), s.dataProblems()...)
 	compiler := ast.NewCompiler().
 		WithCapabilities(policyCapabilities()).
 		WithEnablePrintStatements(false).
@@ -146,16 +146,24 @@ func check(ctx context.Context, s snapshot) (*ast.Compiler, storage.Store, error
 	return compiler, store, nil
 }
 
-// withheldBuiltins reach the network. A decision point in every request
-// path must not make requests of its own on a policy's say (a team rule
-// could send the input anywhere, or wait on a slow host while a request
-// waits on it); a policy that calls one does not compile.
-var withheldBuiltins = map[string]bool{"http.send": true, "net.lookup_ip_addr": true}
+// withheldBuiltins reach the network or the file system: http.send and
+// net.lookup_ip_addr directly, the JSON schema builtins through a "$ref"
+// (http:, https: and file:, a FIFO included). A decision point in every
+// request path must not make requests or read files on a policy's say (a
+// team rule could send the input anywhere, or wait on a slow host while a
+// request waits on it); a policy that calls one does not compile.
+var withheldBuiltins = map[string]bool{
+	"http.send": true, "net.lookup_ip_addr": true,
+	"json.verify_schema": true, "json.match_schema": true,
+}
 
-// policyCapabilities are OPA's capabilities without withheldBuiltins.
+// policyCapabilities are OPA's capabilities without withheldBuiltins, and
+// with no host allowed to be reached (a second fence should a builtin
+// that fetches be added to OPA).
 func policyCapabilities() *ast.Capabilities {
 	caps := ast.CapabilitiesForThisVersion()
 	caps.Builtins = slices.DeleteFunc(caps.Builtins, func(b *ast.Builtin) bool { return withheldBuiltins[b.Name] })
+	caps.AllowNet = []string{}
 	return caps
 }
 

@@ -229,6 +229,26 @@ _names := {input.action}`)},
 			want:  policy.Problem{File: "policies/team.rego", Line: 3, Message: "undefined function http.send"},
 		},
 		{
+			name:  "a schema whose $ref reaches the network or a file",
+			files: map[string]string{"data.json": adminsOnly, "team.rego": teamRule(`deny contains {"reason": "r", "message": "m"} if json.match_schema(1, {"$ref": "file:///etc/passwd"})[0]`)},
+			want:  policy.Problem{File: "policies/team.rego", Line: 3, Message: "undefined function json.match_schema"},
+		},
+		{
+			name:  "data under data.verdict from a team directory",
+			files: map[string]string{"data.json": adminsOnly, "verdict/roles/data.json": `{"org:viewer": {"system_permissions": ["org:sys_memberships:manage"]}}`},
+			want:  policy.Problem{File: "policies/verdict/roles/data.json", Message: "data below data.verdict comes only from the policy root's data files"},
+		},
+		{
+			name:  "a package named actions below a team's",
+			files: map[string]string{"data.json": adminsOnly, "team.rego": "package verdict.rules.x.actions\n\nfoo := {\"requires\": []} if input.action == \"foo\"\n"},
+			want:  policy.Problem{File: "policies/team.rego", Line: 1, Message: "package verdict.rules.x.actions is refused"},
+		},
+		{
+			name:  "team actions that depend on the clock",
+			files: map[string]string{"data.json": adminsOnly, "team.rego": teamRule(`actions["late:action"] := {"requires": []} if time.now_ns() > 0`)},
+			want:  policy.Problem{File: "policies/team.rego", Line: 3, Message: "depends on input (or the clock)"},
+		},
+		{
 			name:  "a team action that clashes with a shipped one",
 			files: map[string]string{"data.json": adminsOnly, "team.rego": teamRule(`actions["admin:access"] := {"requires": []}`)},
 			want:  policy.Problem{File: "policies/team.rego", Line: 3, Message: "catalog entry admin:access: defined in data.verdict.actions and in package verdict.rules.team"},

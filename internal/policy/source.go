@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"testing/fstest"
@@ -105,6 +107,17 @@ func readSnapshot(fsys fs.FS, withTests bool) (snapshot, error) {
 			}
 			return nil
 		}
+		if strings.HasPrefix(d.Name(), ".") {
+			return nil // editor swap files, ..data links of a ConfigMap mount
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			// A link to a directory is not walked: its rules would quietly
+			// never load, and a deny that never fires is an allow.
+			if info, err := fs.Stat(fsys, name); err == nil && info.IsDir() {
+				refused = append(refused, Problem{File: name, Message: "a symbolic link to a directory; Verdict reads files, and links to files, only"})
+				return nil
+			}
+		}
 		if !isPolicyFile(name, withTests) {
 			return nil
 		}
@@ -169,6 +182,21 @@ func readPolicyFile(fsys fs.FS, name string, d fs.DirEntry) ([]byte, error) {
 		return nil, tooLarge
 	}
 	return b, err
+}
+
+// dataProblems refuses data that would mount under data.verdict from a data
+// file below the policy root: data.verdict (roles, the catalog, switches)
+// is the shipped policies', in the root's own data files; a team
+// directory named verdict/roles must not add a role that holds system
+// permissions.
+func (s snapshot) dataProblems() []Problem {
+	var out []Problem
+	for _, name := range slices.Sorted(maps.Keys(s.files)) {
+		if ext := path.Ext(name); (ext == ".json" || ext == ".yaml" || ext == ".yml") && (name == "verdict" || strings.HasPrefix(name, "verdict/")) {
+			out = append(out, Problem{File: name, Message: "data below data.verdict comes only from the policy root's data files; keep a team's data in a directory of its own (policies/acme/data.json is data.acme)"})
+		}
+	}
+	return out
 }
 
 // revision returns a content hash of the snapshot: file names and bytes, in

@@ -37,6 +37,12 @@ func TestDirReadsOnlyRegularFilesInside(t *testing.T) {
 	for name, setup := range map[string]func(dir string){
 		"a link out of the directory": func(dir string) { symlink(t, filepath.Join(outside, "secret.json"), filepath.Join(dir, "x.json")) },
 		"a link to a device":          func(dir string) { symlink(t, "/dev/zero", filepath.Join(dir, "x.json")) },
+		"a link to a directory": func(dir string) {
+			// Its deny would quietly never load: refused instead.
+			writeFile(t, filepath.Join(dir, ".real", "deny.rego"), teamRule(`deny contains {"reason": "r", "message": "m"} if input.resource.attributes.locked`))
+			symlink(t, ".real", filepath.Join(dir, "x.link"))
+		},
+
 		"a FIFO": func(dir string) {
 			if err := syscall.Mkfifo(filepath.Join(dir, "x.rego"), 0o644); err != nil {
 				t.Skipf("mkfifo: %v", err)

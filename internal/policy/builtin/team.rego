@@ -5,9 +5,10 @@
 #   deny   a set of {"reason": "<code>", "message": "<text>"}: for an action
 #          that passed the token and tenancy checks, any member denies,
 #          before the action's own requirements are looked at;
-#   grant  a set of the same shape: stands in for a catalog action's failed
-#          requirements when each of them is only a missing role or custom
-#          permission (requirements.grantable); never for a permission key,
+#   grant  a set of the same shape: stands in for the failed requirements
+#          of the package's own actions when each of them is only a missing
+#          role or custom permission (requirements.grantable); never for a
+#          shipped action or another team's, never for a permission key,
 #          a system permission term, a feature, plan, reverification or
 #          impersonation gate, and never before tenancy or a deny;
 #   actions an object of catalog entries, merged with the shipped catalog
@@ -59,9 +60,13 @@ problems contains sprintf("package verdict.rules.%s: %s must be a set of {\"reas
 	not is_array(x)
 }
 
-# A grant member of the wrong shape grants nothing.
+# A grant member of the wrong shape grants nothing, and a grant stands in
+# only for the requirements of its own package's actions: no team can
+# grant around a shipped entry or another team's.
 _grants contains [name, reason, msg] if {
 	some name
+	not data.verdict.actions[input.action]
+	data.verdict.rules[name].actions[input.action]
 	some g in data.verdict.rules[name].grant
 	is_object(g)
 	[reason, msg] := _answer(name, "grant", g)

@@ -26,8 +26,6 @@ decide(principal, action, res, rules) := d if {
 
 locked := {"locked": {"deny": [{"reason": "locked", "message": "the task is locked"}]}}
 
-owner_grant := {"owner": {"grant": [{"reason": "owner", "message": "owners may"}]}}
-
 # ---------------------------------------------------------------------------
 # deny
 
@@ -82,19 +80,44 @@ test_a_deny_without_a_message_gets_one_naming_the_package if {
 # ---------------------------------------------------------------------------
 # grant
 
+# A team package with its own actions and an owner grant, which applies to
+# those actions only.
+docs := {
+	"docs:edit": {"requires": [{"any_of": [{"role": "org:admin"}, {"permission": "org:docs:edit"}], "deny": "missing_permission"}]},
+	"docs:admin": {"requires": [{"any_of": [{"role": "org:admin"}], "deny": "missing_role"}], "destructive": true},
+	"docs:export": {"requires": [
+		{"any_of": [{"feature": "docs"}], "deny": "missing_feature"},
+		{"any_of": [{"role": "org:admin"}], "deny": "missing_role"},
+	]},
+	"docs:purge": {"requires": [
+		{"any_of": [{"role": "org:admin"}], "deny": "missing_role"},
+		{"any_of": [{"reverification": "strict"}], "deny": "reverification_required"},
+	]},
+	"docs:members": {"requires": [{"any_of": [{"permission": "org:sys_memberships:manage"}], "deny": "missing_role"}]},
+}
+
+owner_grant := {"owner": {"actions": docs, "grant": [{"reason": "owner", "message": "owners may"}]}}
+
 test_a_grant_stands_in_for_a_missing_role if {
-	decide(member, "admin:access", resource, owner_grant) == {"allow": true, "reason": "owner", "message": "owners may"}
+	decide(member, "docs:admin", resource, owner_grant) == {"allow": true, "reason": "owner", "message": "owners may"}
 }
 
 test_a_grant_stands_in_for_a_missing_custom_permission_term if {
-	decide(member, "posts:publish", resource, owner_grant).reason == "owner"
+	decide(member, "docs:edit", resource, owner_grant).reason == "owner"
+}
+
+test_a_grant_applies_only_to_its_own_packages_actions if {
+	# Shipped actions, and another team's, are never granted around.
+	decide(member, "admin:access", resource, owner_grant).reason == "missing_role"
+	decide(member, "invitations:create", resource, owner_grant).reason == "missing_role"
+	decide(member, "posts:publish", resource, owner_grant).reason == "missing_permission"
+	other := object.union(owner_grant, {"other": {"actions": {"x:y": docs["docs:admin"]}}})
+	decide(member, "x:y", resource, other).reason == "missing_role"
 }
 
 test_a_grant_never_grants_a_system_permission if {
 	decide(member, "org:sys_memberships:manage", resource, owner_grant).reason == "missing_role"
-	sys_entry := {"a:b": {"requires": [{"any_of": [{"permission": "org:sys_billing:manage"}], "deny": "missing_role"}]}}
-	d := decide(member, "a:b", resource, owner_grant) with data.verdict.actions as sys_entry
-	d.reason == "missing_role"
+	decide(member, "docs:members", resource, owner_grant).reason == "missing_role"
 }
 
 test_a_grant_never_grants_a_custom_permission_key if {
@@ -102,36 +125,36 @@ test_a_grant_never_grants_a_custom_permission_key if {
 }
 
 test_a_grant_never_crosses_tenants if {
-	decide(member, "admin:access", {"org_id": "org_B"}, owner_grant).reason == "tenant_mismatch"
-	decide(member, "admin:access", {}, owner_grant).reason == "tenant_missing"
-	decide(no_org, "admin:access", resource, owner_grant).reason == "no_active_org"
+	decide(member, "docs:admin", {"org_id": "org_B"}, owner_grant).reason == "tenant_mismatch"
+	decide(member, "docs:admin", {}, owner_grant).reason == "tenant_missing"
+	decide(no_org, "docs:admin", resource, owner_grant).reason == "no_active_org"
 }
 
 test_a_grant_never_passes_a_gate if {
-	exporter := object.union(member, {"org_permissions": ["org:reports:export"]})
-	decide(exporter, "reports:export", resource, owner_grant).reason == "missing_feature"
-	decide(admin, "organization:delete", resource, owner_grant).reason == "reverification_required"
-	decide(member, "organization:delete", resource, owner_grant).reason == "missing_role"
+	decide(member, "docs:export", resource, owner_grant).reason == "missing_role"
+	decide(admin, "docs:export", resource, owner_grant).reason == "missing_feature"
+	decide(admin, "docs:purge", resource, owner_grant).reason == "reverification_required"
+	decide(member, "docs:purge", resource, owner_grant).reason == "missing_role"
 }
 
 test_a_deny_wins_over_a_grant if {
-	decide(member, "admin:access", resource, object.union(owner_grant, locked)).reason == "locked"
+	decide(member, "docs:admin", resource, object.union(owner_grant, locked)).reason == "locked"
 }
 
 test_a_grant_is_not_needed_where_the_requirements_hold if {
-	decide(admin, "admin:access", resource, owner_grant).reason == "role"
+	decide(admin, "docs:admin", resource, owner_grant).reason == "role"
 	decide(member, "tasks:read", resource, owner_grant).reason == "membership"
 }
 
 test_a_misshapen_grant_grants_nothing if {
-	decide(member, "admin:access", resource, {"x": {"grant": [{"message": "no reason"}]}}).reason == "missing_role"
-	decide(member, "admin:access", resource, {"x": {"grant": [true]}}).reason == "missing_role"
-	decide(member, "admin:access", resource, {"x": {"grant": [{"reason": ""}]}}).reason == "missing_role"
+	decide(member, "docs:admin", resource, {"x": {"actions": docs, "grant": [{"message": "no reason"}]}}).reason == "missing_role"
+	decide(member, "docs:admin", resource, {"x": {"actions": docs, "grant": [true]}}).reason == "missing_role"
+	decide(member, "docs:admin", resource, {"x": {"actions": docs, "grant": [{"reason": ""}]}}).reason == "missing_role"
 }
 
 test_the_impersonation_guard_applies_after_a_grant if {
 	impersonated := object.union(member, {"actor": {"sub": "user_support"}})
-	d := decide(impersonated, "billing:manage", resource, owner_grant) with data.verdict.impersonation.deny_destructive as true
+	d := decide(impersonated, "docs:admin", resource, owner_grant) with data.verdict.impersonation.deny_destructive as true
 	d.reason == "impersonation_denied"
 }
 
