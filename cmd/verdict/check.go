@@ -105,6 +105,9 @@ func (cfg checkConfig) check() (authz.Check, error) {
 			return c, err
 		}
 	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("check: %w", err)
+	}
 	return c, nil
 }
 

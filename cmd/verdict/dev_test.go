@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/verdict-pdp/verdict/internal/authz"
 )
 
 // TestDev runs `verdict dev` with the built-in policies, mints a token at
@@ -187,6 +189,7 @@ func TestCheckCommand(t *testing.T) {
 		{"anonymous", []string{"--action", "tasks:read"}, 1, "unauthenticated"},
 		{"no action", []string{"--claims", claims}, 2, ""},
 		{"bad resource", []string{"--claims", claims, "--action", "tasks:read", "--resource", `{"orgId":"x"}`}, 2, ""},
+		{"action too long", []string{"--claims", claims, "--action", strings.Repeat("a", authz.MaxActionBytes+1)}, 2, ""},
 		{"token without key source", []string{"--token", "x.y.z", "--action", "tasks:read"}, 2, ""},
 	}
 	for _, tt := range tests {

@@ -57,6 +57,9 @@ type Options struct {
 	// DecisionCacheSize bounds the exact-decision cache (entries); 0
 	// disables it. Only outcomes of deterministic policies are cached.
 	DecisionCacheSize int
+	// DecisionCacheBytes bounds the same cache by bytes; 0 means
+	// DefaultDecisionCacheBytes.
+	DecisionCacheBytes int
 }
 
 // NewDecider returns a Decider. recorder may be nil.
@@ -66,7 +69,11 @@ func NewDecider(authn Authenticator, policies Evaluator, recorder Recorder, opts
 	}
 	d := &Decider{authn: authn, policies: policies, recorder: recorder, now: time.Now}
 	if opts.DecisionCacheSize > 0 {
-		d.cache = newDecisionCache(opts.DecisionCacheSize)
+		maxBytes := opts.DecisionCacheBytes
+		if maxBytes <= 0 {
+			maxBytes = DefaultDecisionCacheBytes
+		}
+		d.cache = newDecisionCache(opts.DecisionCacheSize, maxBytes)
 	}
 	return d
 }
@@ -178,11 +185,17 @@ func (d *Decider) decide(ctx context.Context, s Session, c Check) (Decision, err
 
 // evaluate answers from the decision cache when it holds this exact input
 // under the current revision, and evaluates the policies otherwise.
+//
+// Only sessions with a verified token use the cache. Anonymous checks are
+// cheap to evaluate (the policies stop at "unauthenticated" for anything
+// that needs a user) and anyone can send them in any number, so caching
+// them would let strangers fill the cache and evict the entries of real
+// sessions. A principal without its token (SessionFor) has nothing that
+// identifies it in a key. Rejected tokens never get here: decide answers
+// them with the token's reason.
 func (d *Decider) evaluate(ctx context.Context, s Session, c Check) (Outcome, string, error) {
 	in := Input{Principal: s.Principal, Check: c}
-	if d.cache == nil || (s.token == "" && s.Principal.Authenticated) {
-		// A principal without its token (SessionFor) has nothing that
-		// identifies it in a cache key.
+	if d.cache == nil || s.token == "" {
 		return d.policies.Evaluate(ctx, in)
 	}
 	revision := d.policies.Revision()

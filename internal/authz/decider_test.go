@@ -251,6 +251,29 @@ func TestDecisionCacheNeedsAToken(t *testing.T) {
 	}
 }
 
+// TestDecisionCacheSkipsAnonymous: checks without a token are evaluated
+// every time and never looked up in or stored into the cache, so callers
+// who need no token cannot fill it; neither are checks of a rejected token.
+func TestDecisionCacheSkipsAnonymous(t *testing.T) {
+	t.Parallel()
+	policies := &countingPolicies{revision: "sha256:a", deterministic: true}
+	rec := &recorded{}
+	d := authz.NewDecider(authnReturning(authz.Principal{}, authz.InvalidToken("bad", nil)), policies, rec, authz.Options{DecisionCacheSize: 100})
+	for range 3 {
+		for _, token := range []string{"", "rejected"} {
+			if _, err := d.Check(context.Background(), token, authz.Check{Action: "tasks:read"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if rec.cacheHits != 0 || rec.cacheMisses != 0 {
+		t.Errorf("anonymous and rejected checks: %d cache hits, %d misses; want no lookups", rec.cacheHits, rec.cacheMisses)
+	}
+	if policies.evaluations != 3 {
+		t.Errorf("%d evaluations, want 3: each anonymous check evaluated, no rejected one", policies.evaluations)
+	}
+}
+
 // TestExplainedDecisions: an explained check is evaluated, never answered
 // from the cache, and gives the same answer with its explanation; a token
 // refused before the policies ran says so.

@@ -1,6 +1,7 @@
 package boundedmap_test
 
 import (
+	"strings"
 	"sync"
 	"testing"
 
@@ -57,5 +58,40 @@ func TestConcurrentUse(t *testing.T) {
 	wg.Wait()
 	if n := m.Len(); n > 32 {
 		t.Errorf("Len = %d, want at most 32", n)
+	}
+}
+
+// TestCostBound: a costed map stays within its budget however large the
+// values put, keeps the last put when it fits, holds nothing for a value
+// over the whole budget, and accounts for replaced and removed entries.
+func TestCostBound(t *testing.T) {
+	t.Parallel()
+	const budget = 10_000
+	m := boundedmap.NewCosted[int, string](1000, budget, func(_ int, v string) int { return 8 + len(v) })
+	for i := range 5000 {
+		v := strings.Repeat("x", i%3000)
+		m.Put(i, v, nil)
+		if c := m.Cost(); c > budget {
+			t.Fatalf("after %d puts the map costs %d, want at most %d", i+1, c, budget)
+		}
+		if got, ok := m.Get(i); !ok || got != v {
+			t.Fatalf("Get(%d) after its put: ok %v; want the value just put", i, ok)
+		}
+	}
+	m.Put(-1, strings.Repeat("x", budget), nil)
+	if _, ok := m.Get(-1); ok {
+		t.Error("a value costing more than the whole budget was stored")
+	}
+	m.Clear()
+	m.Put(1, "abc", nil)
+	m.Put(1, "abcdef", nil)
+	m.Put(2, "a", nil)
+	m.Delete(2)
+	if c := m.Cost(); c != 8+6 {
+		t.Errorf("Cost after replace and delete = %d, want %d", c, 8+6)
+	}
+	m.Put(1, strings.Repeat("x", budget), nil)
+	if _, ok := m.Get(1); ok || m.Cost() != 0 {
+		t.Errorf("an oversized put over an existing key: held %v, cost %d; want nothing, 0", ok, m.Cost())
 	}
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -18,7 +19,8 @@ type checkFields struct {
 
 // check validates the fields and returns the domain check. where names the
 // check in error messages ("" for the single check); explainable says
-// whether the service runs with --explain.
+// whether the service runs with --explain. Field sizes are authz's to
+// bound (authz.Check.Validate); a field over its limit is a 400.
 func (c checkFields) check(where string, explainable bool) (authz.Check, error) {
 	if c.Action == nil || *c.Action == "" {
 		return authz.Check{}, badRequest(where + "\"action\" is required and must be a non-empty string")
@@ -30,7 +32,15 @@ func (c checkFields) check(where string, explainable bool) (authz.Check, error) 
 			Message: where + "\"explain\" needs the service to run with --explain (VERDICT_EXPLAIN=true)",
 		}
 	}
-	return authz.Check{Action: *c.Action, Resource: c.Resource, Context: c.Context, Explain: c.Explain}, nil
+	ch := authz.Check{Action: *c.Action, Resource: c.Resource, Context: c.Context, Explain: c.Explain}
+	if err := ch.Validate(); err != nil {
+		var fe *authz.FieldError
+		if errors.As(err, &fe) {
+			return authz.Check{}, badRequest(where + fe.Error())
+		}
+		return authz.Check{}, err
+	}
+	return ch, nil
 }
 
 // checkRequest spells out checkFields rather than embedding it, so that a

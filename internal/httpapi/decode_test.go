@@ -59,6 +59,15 @@ func TestDecodeCheckRequest(t *testing.T) {
 		{"batch checks wrong type", batch, "application/json", `{"checks":{"action":"a"}}`, 400, `field "checks" must be an array, not object`},
 		{"batch first fault wins", batch, "application/json", `{"checks":[{"action":"a","resource":{"org_id":1}},{"action":"b","x":1}]}`, 400, `field "checks[0].resource.org_id" must be a string, not number`},
 		{"batch missing action", batch, "application/json", `{"checks":[{"action":"a"},{}]}`, 400, `checks[1]: "action" is required and must be a non-empty string`},
+		{"action at the limit", check, "application/json", `{"action":"` + strings.Repeat("a", 256) + `"}`, 0, ""},
+		{"action too long", check, "application/json", `{"action":"` + strings.Repeat("a", 257) + `"}`, 400, `"action" must be at most 256 bytes, not 257`},
+		{"resource id too long", check, "application/json", `{"action":"a","resource":{"id":"` + strings.Repeat("i", 257) + `"}}`, 400, `"resource.id" must be at most 256 bytes, not 257`},
+		{"resource type too long", check, "application/json", `{"action":"a","resource":{"type":"` + strings.Repeat("t", 1000) + `"}}`, 400, `"resource.type" must be at most 256 bytes, not 1000`},
+		{"resource org_id too long", check, "application/json", `{"action":"a","resource":{"org_id":"` + strings.Repeat("o", 257) + `"}}`, 400, `"resource.org_id" must be at most 256 bytes, not 257`},
+		{"resource org_slug too long", check, "application/json", `{"action":"a","resource":{"org_slug":"` + strings.Repeat("s", 257) + `"}}`, 400, `"resource.org_slug" must be at most 256 bytes, not 257`},
+		{"resource owner_id too long", check, "application/json", `{"action":"a","resource":{"owner_id":"` + strings.Repeat("u", 257) + `"}}`, 400, `"resource.owner_id" must be at most 256 bytes, not 257`},
+		{"batch action too long", batch, "application/json", `{"checks":[{"action":"a"},{"action":"` + strings.Repeat("a", 257) + `"}]}`, 400, `checks[1]: "action" must be at most 256 bytes, not 257`},
+		{"batch resource id too long", batch, "application/json", `{"checks":[{"action":"a","resource":{"id":"` + strings.Repeat("i", 300) + `"}}]}`, 400, `checks[0]: "resource.id" must be at most 256 bytes, not 300`},
 		{"batch empty", batch, "application/json", `{"checks":[]}`, 400, `"checks" must hold between 1 and 100 checks, not 0`},
 	}
 	for _, tt := range tests {
