@@ -24,6 +24,12 @@ type KeySet interface {
 	// Key returns the RSA public key for kid. For a PEM source the kid is
 	// ignored. An unknown kid gives an error wrapping ErrUnknownKey; a source
 	// that has never loaded a key gives authz.ErrNoKeys.
+	//
+	// A Verifier asks again on every cache hit and honours the hit only
+	// while the answer equals the key that verified the token, so a key
+	// that leaves the set ends its tokens at once. Returning the same
+	// pointer for a key that did not change keeps that check a pointer
+	// comparison.
 	Key(ctx context.Context, kid string) (*rsa.PublicKey, error)
 	// Ready reports whether at least one key is loaded.
 	Ready() bool

@@ -169,7 +169,8 @@ func (r *RemoteJWKS) release() { <-r.fetching }
 
 // fetchLocked fetches and installs the key set; the caller holds fetching.
 // A successful fetch replaces the cache, so keys removed from the JWKS stop
-// verifying.
+// verifying, and so do the cached verifications they made. A key that
+// came back unchanged keeps its pointer, which keeps those verifications.
 func (r *RemoteJWKS) fetchLocked(ctx context.Context) error {
 	keys, err := r.fetch(ctx)
 	// Stamped when the fetch ends, so that callers who waited for it do not
@@ -179,6 +180,11 @@ func (r *RemoteJWKS) fetchLocked(ctx context.Context) error {
 		return fmt.Errorf("refresh jwks from %s: %w", r.opts.URL, err)
 	}
 	r.mu.Lock()
+	for kid, key := range keys {
+		if old := r.keys[kid]; old != nil && old.Equal(key) {
+			keys[kid] = old
+		}
+	}
 	r.keys = keys
 	r.mu.Unlock()
 	return nil

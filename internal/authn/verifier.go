@@ -82,32 +82,52 @@ func NewVerifier(cfg Config) *Verifier {
 // attacker wrote is interpreted before the signature is known to be good.
 //
 // A token that verified before is answered from the cache, keyed by a hash
-// of the whole token, after checking its exp against the clock again.
+// of the whole token, while the key set still answers its kid with the key
+// that verified it (a withdrawn or replaced key sends the token back to
+// full verification, which then fails), after checking its exp against the
+// clock again.
 func (v *Verifier) Authenticate(ctx context.Context, token string) (authz.Principal, error) {
 	if v.cache == nil || len(token) > maxTokenBytes {
-		return v.verify(ctx, token)
+		p, _, err := v.verify(ctx, token)
+		return p, err
 	}
 	key := tokenKey(sha256.Sum256([]byte(token)))
 	now := v.now().UnixMilli()
 	dead := now - v.skew.Milliseconds()
 	if e, ok := v.cache.Get(key); ok {
-		v.lookups(true)
-		if e.expMillis <= dead {
-			v.cache.Delete(key)
-			return authz.Principal{}, errExpired
+		if v.holds(ctx, e.signer) {
+			v.lookups(true)
+			if e.expMillis <= dead {
+				v.cache.Delete(key)
+				return authz.Principal{}, errExpired
+			}
+			return e.principal, nil
 		}
-		return e.principal, nil
+		v.cache.Delete(key)
 	}
 	v.lookups(false)
-	p, err := v.verify(ctx, token)
+	p, by, err := v.verify(ctx, token)
 	if err == nil {
 		// Every request with this token shares the memo, and with it what
 		// the policy engine derives from the principal.
 		p.Memo = new(authz.Memo)
-		v.cache.Put(key, cacheEntry{principal: p, expMillis: p.ExpiresAt.UnixMilli()},
+		by.kid = strings.Clone(by.kid) // not the decoded header it points into
+		v.cache.Put(key, cacheEntry{principal: p, expMillis: p.ExpiresAt.UnixMilli(), signer: by},
 			func(e cacheEntry) bool { return e.expMillis <= dead })
 	}
 	return p, err
+}
+
+// holds reports whether the key set still answers s.kid with the key that
+// verified a cached token. Key sets return the same pointer for a key that
+// did not change, so this is a map lookup and a pointer comparison; Equal
+// covers a set that builds a new value for an unchanged key.
+func (v *Verifier) holds(ctx context.Context, s signer) bool {
+	if v.keys == nil {
+		return false
+	}
+	key, err := v.keys.Key(ctx, s.kid)
+	return err == nil && (key == s.key || key.Equal(s.key))
 }
 
 // CachedTokens reports how many verified tokens the cache holds.
@@ -118,30 +138,32 @@ func (v *Verifier) CachedTokens() int {
 	return v.cache.Len()
 }
 
-// verify checks a token from scratch.
-func (v *Verifier) verify(ctx context.Context, token string) (authz.Principal, error) {
+// verify checks a token from scratch and returns, with its principal, the
+// key that verified it.
+func (v *Verifier) verify(ctx context.Context, token string) (authz.Principal, signer, error) {
 	t, err := parseCompact(token)
 	if err != nil {
-		return authz.Principal{}, err
+		return authz.Principal{}, signer{}, err
 	}
 	if err := t.checkHeader(); err != nil {
-		return authz.Principal{}, err
+		return authz.Principal{}, signer{}, err
 	}
 	key, err := v.key(ctx, t.kid)
 	if err != nil {
-		return authz.Principal{}, err
+		return authz.Principal{}, signer{}, err
 	}
 	if err := t.verifySignature(key); err != nil {
-		return authz.Principal{}, err
+		return authz.Principal{}, signer{}, err
 	}
 	c, err := parseClaims(t.payload)
 	if err != nil {
-		return authz.Principal{}, authz.InvalidToken("token payload is not a JSON object", err)
+		return authz.Principal{}, signer{}, authz.InvalidToken("token payload is not a JSON object", err)
 	}
 	if err := v.checkClaims(&c); err != nil {
-		return authz.Principal{}, err
+		return authz.Principal{}, signer{}, err
 	}
-	return normalize(&c)
+	p, err := normalize(&c)
+	return p, signer{kid: t.kid, key: key}, err
 }
 
 // key looks up the verification key, separating a bad token (unknown kid)
