@@ -33,11 +33,7 @@ func readJSONBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, 
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return nil, &Error{
-				Status:  http.StatusRequestEntityTooLarge,
-				Code:    codePayloadTooLarge,
-				Message: fmt.Sprintf("request body is larger than %d bytes", limit),
-			}
+			return nil, payloadTooLarge(limit)
 		}
 		return nil, badRequest("could not read the request body")
 	}
@@ -45,21 +41,46 @@ func readJSONBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, 
 }
 
 // unmarshalStrict decodes exactly one JSON value into dst, refusing unknown
-// fields and trailing data. Numbers in free-form objects stay exact.
+// fields, duplicate keys and trailing data. Numbers in free-form objects
+// stay exact.
+//
+// encoding/json matches keys case-insensitively and lets the last of a
+// repeated key win, so a gateway that reads keys exactly would see another
+// request than ours ({"org_id": "a", "ORG_ID": "b"}). One strict pass over
+// the body (scanBody) refuses both before encoding/json's result is used;
+// faults are reported in document order, malformed JSON first, as
+// encoding/json reports them.
 func unmarshalStrict(body []byte, dst any) error {
+	s := scanBody(body, reflect.TypeOf(dst))
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	dec.UseNumber()
-	if err := dec.Decode(dst); err != nil {
-		return badRequest(describeJSONError(locateJSONError(err, body, dst)))
-	}
-	if dec.More() {
+	err := dec.Decode(dst)
+	switch {
+	case err != nil && !isFieldError(err):
+		return badRequest(describeJSONError(err))
+	case s.key != nil && s.key == s.first:
+		return badRequest(s.key.Error())
+	case err != nil:
+		return badRequest(describeJSONError(s.locate(err)))
+	case s.key != nil:
+		return badRequest(s.key.Error())
+	case s.err != nil: // encoding/json and the walk share a scanner: not expected
+		return badRequest("malformed JSON")
+	case dec.More():
 		return badRequest("request body holds more than one JSON value")
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return badRequest("request body holds data after the JSON value")
 	}
 	return nil
+}
+
+// isFieldError reports an error encoding/json finds in a well-formed body:
+// a value of the wrong type or an unknown field.
+func isFieldError(err error) bool {
+	var typ *json.UnmarshalTypeError
+	return errors.As(err, &typ) || strings.HasPrefix(err.Error(), "json: unknown field ")
 }
 
 // requireJSON accepts application/json and any +json type.

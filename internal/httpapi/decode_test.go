@@ -44,7 +44,22 @@ func TestDecodeCheckRequest(t *testing.T) {
 		{"context wrong type", check, "application/json", `{"action":"a","context":[]}`, 400, `field "context" must be an object, not array`},
 		{"org_id wrong type", check, "application/json", `{"action":"a","resource":{"org_id":1}}`, 400, `field "resource.org_id" must be a string, not number`},
 		{"attributes wrong type", check, "application/json", `{"action":"a","resource":{"attributes":[1]}}`, 400, `field "resource.attributes" must be an object, not array`},
-		{"path uses field names", check, "application/json", `{"action":"a","Resource":{"ORG_ID":1}}`, 400, `field "resource.org_id" must be a string, not number`},
+		{"keys match exactly", check, "application/json", `{"action":"a","Resource":{"ORG_ID":1}}`, 400, `unknown field "Resource"`},
+		{"token in another case", check, "application/json", `{"token":"member","TOKEN":"admin","action":"a"}`, 400, `unknown field "TOKEN"`},
+		{"action in another case", check, "application/json", `{"action":"tasks:read","ACTION":"org:sys_memberships:manage"}`, 400, `unknown field "ACTION"`},
+		{"org_id in another case", check, "application/json", `{"action":"a","resource":{"org_id":"org_acme","ORG_ID":"org_evil"}}`, 400, `unknown field "resource.ORG_ID"`},
+		{"duplicate action", check, "application/json", `{"action":"tasks:read","action":"org:sys_memberships:manage"}`, 400, `duplicate key "action"`},
+		{"duplicate escaped key", check, "application/json", `{"action":"a","\u0061ction":"b"}`, 400, `duplicate key "action"`},
+		{"duplicate token", check, "application/json", `{"token":"member","action":"a","token":"admin"}`, 400, `duplicate key "token"`},
+		{"duplicate org_id", check, "application/json", `{"action":"a","resource":{"org_id":"org_acme","org_id":"org_evil"}}`, 400, `duplicate key "resource.org_id"`},
+		{"duplicate in attributes", check, "application/json", `{"action":"a","resource":{"attributes":{"owner":"u1","owner":"u2"}}}`, 400, `duplicate key "resource.attributes.owner"`},
+		{"duplicate deep in attributes", check, "application/json", `{"action":"a","resource":{"attributes":{"a":[1,{"b":{}}],"c":[{},{"d":0,"d":1}]}}}`, 400, `duplicate key "resource.attributes.c[1].d"`},
+		{"duplicate in context", check, "application/json", `{"action":"a","context":{"ip":"10.0.0.1","ip":"1.2.3.4"}}`, 400, `duplicate key "context.ip"`},
+		{"duplicate in a mistyped value", check, "application/json", `{"action":"a","resource":{"org_id":{"a":1,"a":2}}}`, 400, `field "resource.org_id" must be a string, not object`},
+		{"duplicate among many keys", check, "application/json", `{"action":"a","context":{` + manyKeys(40) + `,"k7":0}}`, 400, `duplicate key "context.k7"`},
+		{"malformed after a duplicate", check, "application/json", `{"action":"a","action":"b"`, 400, "malformed JSON: unexpected end of input"},
+		{"free-form keys differing in case", check, "application/json", `{"action":"a","resource":{"attributes":{"ip":1,"IP":2}},"context":{"a":{"b":1,"B":2}}}`, 0, ""},
+		{"same key in sibling objects", check, "application/json", `{"action":"a","context":{"a":{"x":1},"b":{"x":1},"c":[{"x":1},{"x":2}]}}`, 0, ""},
 		{"array body", check, "application/json", `[]`, 400, "request body must be a JSON object, not array"},
 		{"two values", check, "application/json", `{"action":"a"}{"action":"b"}`, 400, "request body holds more than one JSON value"},
 		{"too large", check, "application/json", `{"action":"` + strings.Repeat("a", 2<<20) + `"}`, 413, "request body is larger than 1048576 bytes"},
@@ -58,6 +73,11 @@ func TestDecodeCheckRequest(t *testing.T) {
 		{"batch item wrong type", batch, "application/json", `{"checks":[{"action":"a"},"b"]}`, 400, `field "checks[1]" must be an object, not string`},
 		{"batch checks wrong type", batch, "application/json", `{"checks":{"action":"a"}}`, 400, `field "checks" must be an array, not object`},
 		{"batch first fault wins", batch, "application/json", `{"checks":[{"action":"a","resource":{"org_id":1}},{"action":"b","x":1}]}`, 400, `field "checks[0].resource.org_id" must be a string, not number`},
+		{"batch action in another case", batch, "application/json", `{"checks":[{"action":"a"},{"action":"b","ACTION":"c"}]}`, 400, `unknown field "checks[1].ACTION"`},
+		{"batch duplicate token", batch, "application/json", `{"token":"member","checks":[{"action":"a"}],"token":"admin"}`, 400, `duplicate key "token"`},
+		{"batch duplicate org_id", batch, "application/json", `{"checks":[{"action":"a"},{"action":"b","resource":{"org_id":"org_acme","org_id":"org_evil"}}]}`, 400, `duplicate key "checks[1].resource.org_id"`},
+		{"batch duplicate in context", batch, "application/json", `{"checks":[{"action":"a","context":{"n":[{"x":1,"x":1}]}}]}`, 400, `duplicate key "checks[0].context.n[0].x"`},
+		{"batch type fault before duplicate", batch, "application/json", `{"checks":[{"action":1},{"action":"b","action":"c"}]}`, 400, `field "checks[0].action" must be a string, not number`},
 		{"batch missing action", batch, "application/json", `{"checks":[{"action":"a"},{}]}`, 400, `checks[1]: "action" is required and must be a non-empty string`},
 		{"action at the limit", check, "application/json", `{"action":"` + strings.Repeat("a", 256) + `"}`, 0, ""},
 		{"action too long", check, "application/json", `{"action":"` + strings.Repeat("a", 257) + `"}`, 400, `"action" must be at most 256 bytes, not 257`},
@@ -115,7 +135,9 @@ func decodeAndValidate(r *http.Request) error {
 
 // FuzzDecodeCheck feeds arbitrary bodies to the request decoder: it must
 // never panic, must classify every failure as a client error, and must never
-// echo the body (which may hold a token) into the message.
+// echo the body (which may hold a token) into the message. A body it accepts
+// must hold no duplicate key and decode to what its keys, read exactly, say
+// (checkExact).
 func FuzzDecodeCheck(f *testing.F) {
 	for _, seed := range []string{
 		`{"action":"tasks:read"}`,
@@ -131,6 +153,9 @@ func FuzzDecodeCheck(f *testing.F) {
 		`{"action":"\ud800"}`,
 		`{"checks":[{"action":"a","\ud800":1}]}`,
 		`{"":0}`,
+		`{"token":"a","TOKEN":"b","action":"x"}`,
+		`{"action":"a","resource":{"org_id":"o","org_id":"p","attributes":{"k":1,"K":{"z":[{"y":1,"y":2}]}}}}`,
+		`{"checks":[{"action":"a","context":{"\u0061":1,"a":2}}],"Checks":[]}`,
 	} {
 		f.Add(seed)
 	}
@@ -138,6 +163,7 @@ func FuzzDecodeCheck(f *testing.F) {
 		var single checkRequest
 		err := unmarshalStrict([]byte(body), &single)
 		if err == nil {
+			checkExact(t, []byte(body), &single)
 			_, err = single.check(true)
 		}
 		checkClientError(t, err)
@@ -146,6 +172,7 @@ func FuzzDecodeCheck(f *testing.F) {
 		var batch batchRequest
 		err = unmarshalStrict([]byte(body), &batch)
 		if err == nil {
+			checkExact(t, []byte(body), &batch)
 			_, err = batch.checks(DefaultLimits.MaxBatch, true)
 		}
 		checkClientError(t, err)
@@ -155,21 +182,23 @@ func FuzzDecodeCheck(f *testing.F) {
 
 // checkLocated walks arbitrary bytes (which must not panic) and checks that
 // every unknown field, and every type error below the top level, that
-// encoding/json reports is located by the walk, so no message loses its path.
+// encoding/json reports is located by the walk, so no message loses its
+// path, unless the walk found a key fault before it, which is reported
+// instead.
 func checkLocated(t *testing.T, body []byte, dst any) {
 	t.Helper()
-	_ = firstFault(body, reflect.TypeOf(dst))
+	s := scanBody(body, reflect.TypeOf(dst))
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	dec.UseNumber()
 	err := dec.Decode(dst)
 	var typ *json.UnmarshalTypeError
 	unknown := err != nil && strings.HasPrefix(err.Error(), "json: unknown field ")
-	if !unknown && !(errors.As(err, &typ) && typ.Field != "") {
+	if !unknown && !(errors.As(err, &typ) && typ.Field != "") || s.key != nil && s.key == s.first {
 		return
 	}
 	var field *fieldError
-	if !errors.As(locateJSONError(err, body, dst), &field) {
+	if !errors.As(s.locate(err), &field) {
 		t.Fatalf("%v was not located in %q", err, body)
 	}
 }
@@ -221,7 +250,15 @@ func TestLocateJSONError(t *testing.T) {
 		{`{"nested":[{},[]]}`, `field "nested[1]" must be an object, not array`},
 		{`{"nested":[{"x":1}],"Skip":"s"}`, `unknown field "Skip"`},
 		{`{"hidden":"h"}`, `unknown field "hidden"`},
-		{`{"COUNT":2,"Labels":{"a":true}}`, `field "labels.a" must be a number, not bool`},
+		{`{"COUNT":2,"Labels":{"a":true}}`, `unknown field "COUNT"`},
+		{`{"labels":{"a":1,"a":2}}`, `duplicate key "labels.a"`},
+		{`{"free":{"a":[{"b":1,"b":2}]}}`, `duplicate key "free.a[0].b"`},
+		{`{"nested":[{"x":1},{"x":1,"x":2}]}`, `duplicate key "nested[1].x"`},
+		{`{"level":1,"count":1}`, ""},
+		{`{"level":1,"LEVEL":2}`, `unknown field "LEVEL"`},
+		{`{"level":{"a":1,"a":2}}`, `duplicate key "level.a"`},
+		{`{"quoted":"3","Count":1}`, `unknown field "Count"`},
+		{`{"quoted":"3","count":1,"count":2}`, `duplicate key "count"`},
 		// Not modelled: encoding/json's own path is kept.
 		{`{"count":-1}`, `field "count" must be a whole number that fits uint`},
 		{`{"nested":[{}],"level":"x"}`, `field "Inner.level" must be a number, not string`},

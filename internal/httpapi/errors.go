@@ -18,6 +18,7 @@ const (
 	codeMethodNotAllowed     = "method_not_allowed"
 	codeInternal             = "internal"
 	codeExplainDisabled      = "explain_disabled"
+	codeOverloaded           = "overloaded"
 )
 
 // Error is a failure to answer a request. Status and Code go on the wire with
@@ -40,6 +41,15 @@ func (e *Error) Unwrap() error { return e.Err }
 
 func badRequest(message string) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: codeBadRequest, Message: message}
+}
+
+// payloadTooLarge refuses a body over limit bytes.
+func payloadTooLarge(limit int64) *Error {
+	return &Error{
+		Status:  http.StatusRequestEntityTooLarge,
+		Code:    codePayloadTooLarge,
+		Message: fmt.Sprintf("request body is larger than %d bytes", limit),
+	}
 }
 
 // internalError hides err from the caller: a failure inside the decision
@@ -67,7 +77,9 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	if !errors.As(err, &e) {
 		e = internalError(err)
 	}
-	if e.Status >= http.StatusInternalServerError {
+	// Failures are logged; an overloaded refusal is not one (under attack it
+	// would flood the log); the debug-level access log shows each one.
+	if e.Status >= http.StatusInternalServerError && e.Code != codeOverloaded {
 		logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path,
 			"status", e.Status, "error", e.Error(), "request_id", requestIDFrom(r.Context()))
 	}

@@ -7,48 +7,81 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"unicode"
 )
 
-// fieldError is an unknown field or a value of the wrong type, located by its
-// full path in the document: "checks[1].resource.org".
+// fieldError is a fault located by its full path in the document
+// ("checks[1].resource.org"): an unknown field, a duplicate key, or a value
+// of the wrong type.
 type fieldError struct {
-	path    string
-	unknown bool         // an unknown field; otherwise a value of the wrong type
-	key     string       // unknown field: the key as sent
-	want    reflect.Type // wrong type: the Go type the value does not fit
-	got     string       // wrong type: the JSON kind sent ("number")
+	path      string
+	unknown   bool         // a key that is not exactly a field's name
+	duplicate bool         // a key already seen in the same object
+	key       string       // unknown field: the key as sent
+	want      reflect.Type // wrong type: the Go type the value does not fit
+	got       string       // wrong type: the JSON kind sent ("number")
 }
 
 func (e *fieldError) Error() string {
-	if e.unknown {
+	switch {
+	case e.unknown:
 		return fmt.Sprintf("unknown field %q", e.path)
+	case e.duplicate:
+		return fmt.Sprintf("duplicate key %q", e.path)
 	}
 	return typeMessage(e.path, e.want, e.got)
 }
 
-// locateJSONError gives an unknown-field or type error from decoding body
-// into dst the full path of its field, as a *fieldError; other errors are
-// returned as they are. encoding/json names an unknown field by its key
-// alone and a mistyped one by a path without array indices, so body is
-// walked once more alongside dst's type. encoding/json reports the first
-// such error in document order, so the walk's first fault is that error.
-// Where the two disagree (the walk does not model embedded structs,
-// ",string" fields or numbers out of range), err is kept as it is.
-func locateJSONError(err error, body []byte, dst any) error {
-	fault := firstFault(body, reflect.TypeOf(dst))
-	if fault == nil || !fault.is(err) || isRoot(fault) {
+// isKey reports a fault in a key, which encoding/json would not report:
+// it matches keys case-insensitively and lets the last duplicate win.
+func (e *fieldError) isKey() bool { return e.unknown || e.duplicate }
+
+// scan is what one strict pass over a body, alongside the type it is meant
+// for, found. The pass stops at the first key fault; a type fault does not
+// stop it, so a key fault after a value encoding/json takes (a ",string"
+// field) is still found.
+type scan struct {
+	first *fieldError // the first fault in document order, if any
+	key   *fieldError // the first unknown field or duplicate key, if any
+	err   error       // why the walk stopped early: malformed input
+}
+
+// scanBody walks the first JSON value of body alongside t. Keys must be
+// exactly a field's JSON name (encoding/json also takes them in another
+// case), and no object, free-form ones included, may repeat a key. It
+// reads values only to skip them, and stops quietly on malformed input,
+// which encoding/json then reports.
+func scanBody(body []byte, t reflect.Type) scan {
+	w := &walker{dec: json.NewDecoder(bytes.NewReader(body))}
+	w.dec.UseNumber()
+	err := w.value(t)
+	return scan{first: w.first, key: w.key, err: err}
+}
+
+// locate gives an unknown-field or type error from decoding the body with
+// encoding/json the full path of its field, as a *fieldError; other errors
+// are returned as they are. encoding/json names an unknown field by its key
+// alone and a mistyped one by a path without array indices. It reports the
+// first such error in document order, so the walk's first fault is that
+// error. Where the two disagree (the walk does not model fields promoted
+// from embedded structs, ",string" fields or numbers out of range), err is
+// kept as it is.
+func (s scan) locate(err error) error {
+	if s.first == nil || !s.first.is(err) || isRoot(s.first) {
 		return err
 	}
-	return fault
+	return s.first
 }
 
 // is reports whether e is the fault that err, from encoding/json, describes.
 func (e *fieldError) is(err error) bool {
 	var typ *json.UnmarshalTypeError
 	if errors.As(err, &typ) {
-		return !e.unknown && e.want == typ.Type && e.got == valueKind(typ)
+		return !e.isKey() && e.want == typ.Type && e.got == valueKind(typ)
 	}
 	key, found := strings.CutPrefix(err.Error(), "json: unknown field ")
 	return found && e.unknown && key == strconv.Quote(e.key)
@@ -56,98 +89,217 @@ func (e *fieldError) is(err error) bool {
 
 // isRoot reports a type error of the body itself, which has no field to
 // name ("request body must be a JSON object").
-func isRoot(fault *fieldError) bool { return !fault.unknown && fault.path == "" }
+func isRoot(fault *fieldError) bool { return !fault.isKey() && fault.path == "" }
 
-// firstFault walks the first JSON value of body alongside t and returns its
-// first unknown field or mistyped value, or nil. It reads values only to
-// skip them, and stops quietly on malformed input.
-func firstFault(body []byte, t reflect.Type) *fieldError {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	fault, _ := faultWalker{dec}.value(t, "")
-	return fault
+// maxDepth bounds the nesting the walk follows, as encoding/json's scanner
+// does (it refuses deeper documents as malformed).
+const maxDepth = 10000
+
+var errTooDeep = errors.New("json: nested too deeply")
+
+// walker reads a document token by token. Its methods record faults and
+// return the decoder's error; they return early once a key fault is found.
+type walker struct {
+	dec   *json.Decoder
+	path  []segment // where the value being read sits
+	first *fieldError
+	key   *fieldError
 }
 
-// faultWalker reads a document token by token; its methods return the first
-// fault in the value they read, or the decoder's error.
-type faultWalker struct{ dec *json.Decoder }
+// segment is one step of a path: an object key, or an array index (>= 0).
+type segment struct {
+	key   string
+	index int
+}
 
-// value reads one value meant for t at path.
-func (w faultWalker) value(t reflect.Type, path string) (*fieldError, error) {
+// pathString renders the path, only when a fault is found: building it for
+// every value would cost time quadratic in the nesting.
+func (w *walker) pathString() string {
+	var b strings.Builder
+	for _, s := range w.path {
+		if s.index >= 0 {
+			fmt.Fprintf(&b, "[%d]", s.index)
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(s.key)
+	}
+	return b.String()
+}
+
+func (w *walker) fault(f *fieldError) {
+	if w.first == nil {
+		w.first = f
+	}
+	if f.isKey() && w.key == nil {
+		w.key = f
+	}
+}
+
+// keyFault records an unknown or duplicate key at the current path plus key.
+func (w *walker) keyFault(key string, unknown bool) {
+	w.path = append(w.path, segment{key: key, index: -1})
+	w.fault(&fieldError{path: w.pathString(), unknown: unknown, duplicate: !unknown, key: key})
+	w.path = w.path[:len(w.path)-1]
+}
+
+// value reads one value meant for t; a nil t reads it free-form.
+func (w *walker) value(t reflect.Type) error {
+	if len(w.path) > maxDepth {
+		return errTooDeep
+	}
 	tok, err := w.dec.Token()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	for t.Kind() == reflect.Pointer {
+	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	kind := tokenKind(tok)
 	switch {
-	case kind == "null" || takesAnything(t):
-		return nil, w.skip(tok)
+	case t == nil || kind == "null" || takesAnything(t):
+		return w.skim(tok)
 	case !fits(t, kind):
-		return &fieldError{path: path, want: t, got: kind}, nil
+		w.fault(&fieldError{path: w.pathString(), want: t, got: kind})
+		return w.skim(tok) // encoding/json skips it; its keys must still be unique
 	case kind == "object":
-		return w.object(t, path)
+		return w.object(t)
 	case kind == "array":
-		return w.array(t, path)
-	}
-	return nil, nil
-}
-
-// object reads the members of an object meant for t, a struct or a map.
-func (w faultWalker) object(t reflect.Type, path string) (*fieldError, error) {
-	for w.dec.More() {
-		tok, err := w.dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		key, _ := tok.(string)
-		name, mt, ok := member(t, key)
-		if !ok {
-			return &fieldError{path: joinPath(path, key), unknown: true, key: key}, nil
-		}
-		if fault, err := w.value(mt, joinPath(path, name)); fault != nil || err != nil {
-			return fault, err
-		}
-	}
-	_, err := w.dec.Token() // '}'
-	return nil, err
-}
-
-// array reads the elements of an array meant for t, a slice or an array.
-func (w faultWalker) array(t reflect.Type, path string) (*fieldError, error) {
-	for i := 0; w.dec.More(); i++ {
-		if fault, err := w.value(t.Elem(), fmt.Sprintf("%s[%d]", path, i)); fault != nil || err != nil {
-			return fault, err
-		}
-	}
-	_, err := w.dec.Token() // ']'
-	return nil, err
-}
-
-// skip reads the rest of the value that starts with tok, without recursion.
-func (w faultWalker) skip(tok json.Token) error {
-	for depth := openDelta(tok); depth > 0; {
-		next, err := w.dec.Token()
-		if err != nil {
-			return err
-		}
-		depth += openDelta(next)
+		return w.array(t)
 	}
 	return nil
 }
 
-// openDelta is +1 for a token that opens an object or array, -1 for one that
-// closes it, 0 otherwise.
-func openDelta(tok json.Token) int {
-	switch tok {
-	case json.Delim('{'), json.Delim('['):
-		return 1
-	case json.Delim('}'), json.Delim(']'):
-		return -1
+// object reads the members of an object meant for t, a struct or a map.
+func (w *walker) object(t reflect.Type) error {
+	var seen keySet
+	for w.dec.More() && w.key == nil {
+		tok, err := w.dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := tok.(string)
+		mt, ok := member(t, key)
+		switch {
+		case !ok:
+			w.keyFault(key, true)
+		case seen.add(key):
+			w.keyFault(key, false)
+		default:
+			w.path = append(w.path, segment{key: key, index: -1})
+			err = w.value(mt)
+			w.path = w.path[:len(w.path)-1]
+		}
+		if err != nil {
+			return err
+		}
 	}
-	return 0
+	return w.close()
+}
+
+// array reads the elements of an array meant for t, a slice or an array.
+func (w *walker) array(t reflect.Type) error {
+	for i := 0; w.dec.More() && w.key == nil; i++ {
+		w.path = append(w.path, segment{index: i})
+		err := w.value(t.Elem())
+		w.path = w.path[:len(w.path)-1]
+		if err != nil {
+			return err
+		}
+	}
+	return w.close()
+}
+
+// close reads the '}' or ']' that ends a value, unless the walk stops.
+func (w *walker) close() error {
+	if w.key != nil {
+		return nil
+	}
+	_, err := w.dec.Token()
+	return err
+}
+
+// skim reads the rest of the free-form value that starts with tok, without
+// recursion, checking each of its objects for a duplicate key.
+func (w *walker) skim(tok json.Token) error {
+	type frame struct {
+		object bool
+		next   int // array: the index of the next element
+		seen   keySet
+	}
+	var stack []frame
+	base := len(w.path)
+	defer func() { w.path = w.path[:base] }()
+	if opens(tok) {
+		stack = append(stack, frame{object: tok == json.Delim('{')})
+	}
+	for len(stack) > 0 && w.key == nil {
+		if len(w.path) > maxDepth {
+			return errTooDeep
+		}
+		tok, err := w.dec.Token() // a key or a value, or the end
+		if err != nil {
+			return err
+		}
+		if tok == json.Delim('}') || tok == json.Delim(']') {
+			if stack = stack[:len(stack)-1]; len(stack) > 0 {
+				w.path = w.path[:len(w.path)-1]
+			}
+			continue
+		}
+		top := &stack[len(stack)-1]
+		seg := segment{index: top.next}
+		if top.object {
+			key, _ := tok.(string)
+			if top.seen.add(key) {
+				w.keyFault(key, false)
+				return nil
+			}
+			seg = segment{key: key, index: -1}
+			if tok, err = w.dec.Token(); err != nil {
+				return err
+			}
+		} else {
+			top.next++
+		}
+		if opens(tok) {
+			w.path = append(w.path, seg)
+			stack = append(stack, frame{object: tok == json.Delim('{')})
+		}
+	}
+	return nil
+}
+
+func opens(tok json.Token) bool { return tok == json.Delim('{') || tok == json.Delim('[') }
+
+// keySet holds the keys of one object: a short list while it is small, a
+// map beyond, so that checking for duplicates stays linear.
+type keySet struct {
+	list []string
+	set  map[string]struct{}
+}
+
+// add adds key and reports whether it was already there.
+func (s *keySet) add(key string) (dup bool) {
+	if s.set != nil {
+		if _, dup = s.set[key]; !dup {
+			s.set[key] = struct{}{}
+		}
+		return dup
+	}
+	if slices.Contains(s.list, key) {
+		return true
+	}
+	if s.list = append(s.list, key); len(s.list) > 16 {
+		s.set = make(map[string]struct{}, 2*len(s.list))
+		for _, k := range s.list {
+			s.set[k] = struct{}{}
+		}
+		s.list = nil
+	}
+	return false
 }
 
 // tokenKind names a value's first token as encoding/json's type errors do.
@@ -194,45 +346,110 @@ func fits(t reflect.Type, kind string) bool {
 	}
 }
 
-// member finds what key decodes into in t, a struct or a map, and the name
-// the path shows for it.
-func member(t reflect.Type, key string) (name string, typ reflect.Type, ok bool) {
+// member finds what key decodes into in t, a struct or a map. A struct
+// field matches only by its exact JSON name; a nil type is a field
+// promoted from an embedded struct, read free-form.
+func member(t reflect.Type, key string) (typ reflect.Type, ok bool) {
 	if t.Kind() == reflect.Map {
-		return key, t.Elem(), true
+		return t.Elem(), true
 	}
-	folded := -1
-	for i := range t.NumField() {
-		switch name := jsonName(t.Field(i)); {
-		case name == key:
-			return name, t.Field(i).Type, true
-		case folded < 0 && name != "" && strings.EqualFold(name, key):
-			folded = i
+	typ, ok = structFields(t)[key]
+	return typ, ok
+}
+
+var fieldCache sync.Map // reflect.Type -> map[string]reflect.Type
+
+// structFields maps the JSON names of t's fields to their types, by
+// encoding/json's rules: a field promoted from an embedded struct is
+// named unless a shallower field, or a tagged one at its depth, takes the
+// name, or several share it. Promoted fields map to nil.
+func structFields(t reflect.Type) map[string]reflect.Type {
+	if m, ok := fieldCache.Load(t); ok {
+		return m.(map[string]reflect.Type)
+	}
+	type candidate struct {
+		typ    reflect.Type
+		depth  int
+		tagged bool
+	}
+	byName := map[string][]candidate{}
+	level := []reflect.Type{t}
+	visited := map[reflect.Type]int{} // the depth a struct was first met at
+	for depth := 0; len(level) > 0; depth++ {
+		var next []reflect.Type
+		for _, st := range level {
+			if d, ok := visited[st]; ok && d < depth {
+				continue
+			}
+			visited[st] = depth
+			for i := range st.NumField() {
+				f := st.Field(i)
+				name, tagged, embedded := fieldName(f)
+				switch {
+				case embedded != nil:
+					next = append(next, embedded)
+				case name != "":
+					ft := f.Type
+					if depth > 0 {
+						ft = nil
+					}
+					byName[name] = append(byName[name], candidate{ft, depth, tagged})
+				}
+			}
+		}
+		level = next
+	}
+	fields := map[string]reflect.Type{}
+	for name, cs := range byName {
+		top := cs[0].depth // candidates come in order of depth
+		best := slices.DeleteFunc(cs, func(c candidate) bool { return c.depth > top })
+		if tagged := slices.DeleteFunc(slices.Clone(best), func(c candidate) bool { return !c.tagged }); len(tagged) > 0 {
+			best = tagged
+		}
+		if len(best) == 1 {
+			fields[name] = best[0].typ
 		}
 	}
-	if folded < 0 {
-		return "", nil, false
-	}
-	// encoding/json falls back to a case-insensitive match; the path shows
-	// the field's own name, as its type errors do.
-	return jsonName(t.Field(folded)), t.Field(folded).Type, true
+	m, _ := fieldCache.LoadOrStore(t, fields)
+	return m.(map[string]reflect.Type)
 }
 
-// jsonName is the name encoding/json gives struct field f, or "" if it
-// skips f.
-func jsonName(f reflect.StructField) string {
+// fieldName is the name encoding/json gives struct field f and whether a
+// tag gave it, or "" if it skips f; for an untagged embedded struct, whose
+// fields are promoted, it returns that struct instead.
+func fieldName(f reflect.StructField) (name string, tagged bool, embedded reflect.Type) {
+	ft := f.Type
+	if ft.Kind() == reflect.Pointer {
+		ft = ft.Elem()
+	}
+	if !f.IsExported() && !(f.Anonymous && ft.Kind() == reflect.Struct) {
+		return "", false, nil
+	}
 	tag := f.Tag.Get("json")
-	if !f.IsExported() || tag == "-" {
-		return ""
+	if tag == "-" {
+		return "", false, nil
 	}
-	if name, _, _ := strings.Cut(tag, ","); name != "" {
-		return name
+	name, _, _ = strings.Cut(tag, ",")
+	switch {
+	case isValidTag(name):
+		return name, true, nil
+	case f.Anonymous && ft.Kind() == reflect.Struct:
+		return "", false, ft
 	}
-	return f.Name
+	return f.Name, false, nil
 }
 
-func joinPath(path, key string) string {
-	if path == "" {
-		return key
+// isValidTag reports whether encoding/json takes s as a field name.
+func isValidTag(s string) bool {
+	if s == "" {
+		return false
 	}
-	return path + "." + key
+	for _, c := range s {
+		switch {
+		case strings.ContainsRune("!#$%&()*+-./:;<=>?@[]^_{|}~ ", c):
+		case !unicode.IsLetter(c) && !unicode.IsDigit(c):
+			return false
+		}
+	}
+	return true
 }
