@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/verdict-pdp/verdict/internal/httpapi"
 	"github.com/verdict-pdp/verdict/internal/policy"
 )
 
@@ -43,8 +44,11 @@ type serviceConfig struct {
 	Explain bool
 	// EvalTimeout bounds one policy evaluation.
 	EvalTimeout time.Duration
-	Keys        keyConfig
-	Verify      verifyConfig
+	// MaxInflightBytes bounds the request bodies the decision routes work
+	// on at once; beyond it requests get 503 with Retry-After.
+	MaxInflightBytes int64
+	Keys             keyConfig
+	Verify           verifyConfig
 }
 
 // keyConfig names where verification keys come from; exactly one is set.
@@ -82,6 +86,7 @@ func addServerFlags(fs *flag.FlagSet, c *serviceConfig) {
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve /debug/pprof on this separate address (off when empty)")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "debug, info, warn or error; debug logs every request and decision (never tokens)")
 	fs.DurationVar(&c.EvalTimeout, "eval-timeout", policy.DefaultEvalTimeout, "longest one policy evaluation may run; a longer one is answered 500 and counted")
+	fs.Int64Var(&c.MaxInflightBytes, "max-inflight-bytes", httpapi.DefaultLimits.MaxInflightBytes, "most request-body bytes the decision routes work on at once (each request counted at its Content-Length, the body limit when unknown); more gets 503 with Retry-After")
 	// The default is c.Explain as the command set it: off for serve, on for dev.
 	fs.BoolVar(&c.Explain, "explain", c.Explain, "let a check ask with \"explain\": true for the rules and expressions that decided")
 }
@@ -169,6 +174,9 @@ func (c keyConfig) validate() error {
 func (c serviceConfig) validateServer() error {
 	if c.EvalTimeout < 0 {
 		return fmt.Errorf("--eval-timeout must not be negative, got %s", c.EvalTimeout)
+	}
+	if c.MaxInflightBytes <= 0 {
+		return fmt.Errorf("--max-inflight-bytes must be positive, got %d", c.MaxInflightBytes)
 	}
 	return nil
 }

@@ -103,6 +103,7 @@ func (s *service) serve(ctx context.Context, cfg serviceConfig, extra []httpapi.
 		Ready:   s.ready,
 		Metrics: s.metrics.Handler(),
 		Logger:  s.logger,
+		Limits:  httpapi.Limits{MaxInflightBytes: cfg.MaxInflightBytes},
 		Extra:   extra,
 		Explain: cfg.Explain,
 	})

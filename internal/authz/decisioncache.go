@@ -5,6 +5,9 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"hash"
+	"maps"
+	"math"
+	"slices"
 	"strings"
 	"sync"
 
@@ -38,7 +41,7 @@ type cacheKey [sha256.Size]byte
 // reason and message, and a fixed overhead (entryCost).
 type decisionCache struct {
 	entries *boundedmap.Map[cacheKey, Outcome]
-	hashers sync.Pool
+	writers sync.Pool // of *keyWriter
 
 	mu       sync.Mutex
 	revision string // of the entries held
@@ -47,39 +50,28 @@ type decisionCache struct {
 func newDecisionCache(max, maxBytes int) *decisionCache {
 	return &decisionCache{
 		entries: boundedmap.NewCosted(max, maxBytes, entryCost),
-		hashers: sync.Pool{New: func() any { return sha256.New() }},
+		writers: sync.Pool{New: func() any { return newKeyWriter() }},
 	}
 }
 
-// key hashes the decision input. Fields are length-prefixed so that no two
-// different inputs share a byte stream. It fails only when the resource or
-// context cannot be encoded, and then the decision is simply not cached.
+// key hashes the decision input: the revision, token and action, then the
+// resource and context walked value by value into the hasher (keyWriter),
+// so that keying a large request costs no copy of it. Equal inputs give
+// equal keys, and no two different inputs share a byte stream. It fails
+// only when the resource or context holds a value that cannot be encoded,
+// and then the decision is simply not cached.
 func (c *decisionCache) key(revision, token string, ch Check) (cacheKey, bool) {
-	h := c.hashers.Get().(hash.Hash)
-	defer c.hashers.Put(h)
-	h.Reset()
-	writeField(h, []byte(revision))
-	writeField(h, []byte(token))
-	writeField(h, []byte(ch.Action))
-	for _, v := range []any{ch.Resource, ch.Context} {
-		b, err := json.Marshal(v) // struct fields in order, map keys sorted
-		if err != nil {
-			return cacheKey{}, false
-		}
-		writeField(h, b)
+	w := c.writers.Get().(*keyWriter)
+	defer c.writers.Put(w)
+	w.reset()
+	w.string(revision)
+	w.string(token)
+	w.string(ch.Action)
+	if !w.resource(ch.Resource) || !w.object(ch.Context) {
+		return cacheKey{}, false
 	}
-	var k cacheKey
-	h.Sum(k[:0])
-	return k, true
+	return w.sum(), true
 }
-
-func writeField(h hash.Hash, b []byte) {
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(len(b)))
-	h.Write(n[:])
-	h.Write(b)
-}
-
 func (c *decisionCache) get(k cacheKey) (Outcome, bool) { return c.entries.Get(k) }
 
 // bytes is what the entries cost in total.
@@ -109,4 +101,159 @@ func (c *decisionCache) put(revision string, k cacheKey, out Outcome) {
 	}
 	c.mu.Unlock()
 	c.entries.Put(k, out, nil)
+}
+
+// Tags of the values keyWriter writes: each value starts with one, so that
+// values of different kinds never share a byte stream.
+const (
+	tagNil byte = iota + 1
+	tagFalse
+	tagTrue
+	tagString
+	tagNumber // json.Number, as decoded requests carry numbers
+	tagFloat
+	tagInt
+	tagObject
+	tagArray
+	tagNilObject
+	tagNilArray
+	tagResource
+	tagNilResource
+	tagJSON // any other type, by its JSON encoding
+)
+
+// keyWriter writes a decision input into a SHA-256 hash through a small
+// buffer. Strings are length-prefixed, containers carry their length and
+// object keys are written in sorted order.
+type keyWriter struct {
+	h   hash.Hash
+	buf []byte
+}
+
+const keyWriterBuffer = 4 << 10
+
+func newKeyWriter() *keyWriter {
+	return &keyWriter{h: sha256.New(), buf: make([]byte, 0, keyWriterBuffer)}
+}
+
+func (w *keyWriter) reset() {
+	w.h.Reset()
+	w.buf = w.buf[:0]
+}
+
+func (w *keyWriter) sum() cacheKey {
+	w.flush()
+	var k cacheKey
+	w.h.Sum(k[:0])
+	return k
+}
+
+func (w *keyWriter) flush() {
+	w.h.Write(w.buf)
+	w.buf = w.buf[:0]
+}
+
+func (w *keyWriter) tag(t byte) {
+	if len(w.buf)+1 > keyWriterBuffer {
+		w.flush()
+	}
+	w.buf = append(w.buf, t)
+}
+
+func (w *keyWriter) uint(n uint64) {
+	if len(w.buf)+8 > keyWriterBuffer {
+		w.flush()
+	}
+	w.buf = binary.BigEndian.AppendUint64(w.buf, n)
+}
+
+// string writes s with its length.
+func (w *keyWriter) string(s string) {
+	w.uint(uint64(len(s)))
+	for len(s) > 0 {
+		if len(w.buf) == keyWriterBuffer {
+			w.flush()
+		}
+		n := min(len(s), keyWriterBuffer-len(w.buf))
+		w.buf = append(w.buf, s[:n]...)
+		s = s[n:]
+	}
+}
+
+func (w *keyWriter) resource(r *Resource) bool {
+	if r == nil {
+		w.tag(tagNilResource)
+		return true
+	}
+	w.tag(tagResource)
+	for _, f := range [...]string{r.Type, r.ID, r.OrgID, r.OrgSlug, r.OwnerID} {
+		w.string(f)
+	}
+	return w.object(r.Attributes)
+}
+
+// value writes v: the types a JSON decoder produces are walked directly,
+// anything else is written as its JSON encoding. It reports false when v
+// holds something that cannot be encoded.
+func (w *keyWriter) value(v any) bool {
+	switch v := v.(type) {
+	case nil:
+		w.tag(tagNil)
+	case bool:
+		if v {
+			w.tag(tagTrue)
+		} else {
+			w.tag(tagFalse)
+		}
+	case string:
+		w.tag(tagString)
+		w.string(v)
+	case json.Number:
+		w.tag(tagNumber)
+		w.string(string(v))
+	case float64:
+		w.tag(tagFloat)
+		w.uint(math.Float64bits(v))
+	case int:
+		w.tag(tagInt)
+		w.uint(uint64(v))
+	case map[string]any:
+		return w.object(v)
+	case []any:
+		if v == nil {
+			w.tag(tagNilArray)
+			return true
+		}
+		w.tag(tagArray)
+		w.uint(uint64(len(v)))
+		for _, e := range v {
+			if !w.value(e) {
+				return false
+			}
+		}
+	default:
+		b, err := json.Marshal(v)
+		if err != nil {
+			return false
+		}
+		w.tag(tagJSON)
+		w.string(string(b))
+	}
+	return true
+}
+
+func (w *keyWriter) object(m map[string]any) bool {
+	if m == nil {
+		w.tag(tagNilObject)
+		return true
+	}
+	w.tag(tagObject)
+	w.uint(uint64(len(m)))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		w.string(k)
+		if !w.value(m[k]) {
+			return false
+		}
+	}
+	return true
 }

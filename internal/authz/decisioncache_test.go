@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,5 +31,66 @@ func TestDecisionCacheBytes(t *testing.T) {
 	c.put("sha256:a", k, Outcome{Reason: "r", Message: strings.Repeat("m", 1<<20), Deterministic: true})
 	if _, hit := c.get(k); hit {
 		t.Error("a 1 MiB message was cached")
+	}
+}
+
+// TestDecisionCacheKey: equal inputs give equal keys, built afresh; inputs
+// that differ anywhere, however deep, give different keys.
+func TestDecisionCacheKey(t *testing.T) {
+	t.Parallel()
+	c := newDecisionCache(10, 1<<20)
+	check := func(leaf any) Check {
+		return Check{
+			Action: "tasks:read",
+			Resource: &Resource{Type: "task", ID: "t1", OrgID: "org_1", Attributes: map[string]any{
+				"b": "x", "a": []any{json.Number("0"), map[string]any{"deep": leaf, "z": true}},
+			}},
+			Context: map[string]any{"ip": "10.0.0.1"},
+		}
+	}
+	key := func(ch Check) cacheKey {
+		t.Helper()
+		k, ok := c.key("sha256:a", "t", ch)
+		if !ok {
+			t.Fatalf("key(%+v) failed", ch)
+		}
+		return k
+	}
+	base := key(check("v"))
+	if key(check("v")) != base {
+		t.Error("equal inputs got different keys")
+	}
+	variants := map[string]Check{
+		"nested string":         check("w"),
+		"nested number":         check(json.Number("1")),
+		"nested null":           check(nil),
+		"nested empty object":   check(map[string]any{}),
+		"nested nil object":     check(map[string]any(nil)),
+		"nested empty array":    check([]any{}),
+		"string in place of id": {Action: "tasks:read", Resource: &Resource{Type: "task", ID: "t", OrgID: "1org_1"}},
+		"no resource":           {Action: "tasks:read"},
+		"empty resource":        {Action: "tasks:read", Resource: &Resource{}},
+		"empty context":         {Action: "tasks:read", Context: map[string]any{}},
+	}
+	seen := map[cacheKey]string{base: "base"}
+	for name, ch := range variants {
+		k := key(ch)
+		if other, dup := seen[k]; dup {
+			t.Errorf("%s and %s got the same key", name, other)
+		}
+		seen[k] = name
+	}
+	// Map order does not matter: a map built in another order is equal.
+	a := map[string]any{}
+	b := map[string]any{}
+	for i := range 100 {
+		a[strconv.Itoa(i)] = i
+		b[strconv.Itoa(99-i)] = 99 - i
+	}
+	if key(Check{Action: "x", Context: a}) != key(Check{Action: "x", Context: b}) {
+		t.Error("equal maps built in different orders got different keys")
+	}
+	if _, ok := c.key("sha256:a", "t", Check{Action: "x", Context: map[string]any{"f": func() {}}}); ok {
+		t.Error("a context that cannot be encoded was keyed")
 	}
 }

@@ -5,6 +5,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"log/slog"
 	"net/http"
 
@@ -17,10 +18,18 @@ import (
 type Limits struct {
 	MaxBodyBytes int64 // request body limit; larger bodies get 413
 	MaxBatch     int   // most checks in one /v1/check/batch request
+	// MaxInflightBytes bounds the bodies the decision routes work on at
+	// once, each counted at its Content-Length (the body limit when
+	// unknown, at least 4 KiB); a request beyond it gets 503 with
+	// Retry-After. Decoding and evaluating a body costs about a hundred
+	// times its size (testdata/memattack/run.sh: one 1 MiB body of numbers
+	// peaks near 100 MB), so the default admits one body of the largest
+	// size, or some 250 small ones, at a time.
+	MaxInflightBytes int64
 }
 
 // DefaultLimits are the contract's defaults.
-var DefaultLimits = Limits{MaxBodyBytes: 1 << 20, MaxBatch: 100}
+var DefaultLimits = Limits{MaxBodyBytes: 1 << 20, MaxBatch: 100, MaxInflightBytes: 1 << 20}
 
 // Route is an extra endpoint mounted beside the API, such as the dev-mode
 // token minter.
@@ -54,9 +63,10 @@ type server struct {
 
 // New returns the API handler.
 func New(d Deps) http.Handler {
-	if d.Limits == (Limits{}) {
-		d.Limits = DefaultLimits
-	}
+	// A zero field takes its default.
+	d.Limits.MaxBodyBytes = cmp.Or(d.Limits.MaxBodyBytes, DefaultLimits.MaxBodyBytes)
+	d.Limits.MaxBatch = cmp.Or(d.Limits.MaxBatch, DefaultLimits.MaxBatch)
+	d.Limits.MaxInflightBytes = cmp.Or(d.Limits.MaxInflightBytes, DefaultLimits.MaxInflightBytes)
 	s := &server{decider: d.Decider, ready: d.Ready, logger: d.Logger, limits: d.Limits, explain: d.Explain}
 
 	r := chi.NewRouter()
@@ -66,10 +76,16 @@ func New(d Deps) http.Handler {
 	r.NotFound(s.handleNotFound())
 	r.MethodNotAllowed(s.handleMethodNotAllowed())
 
-	r.Method(http.MethodPost, "/v1/check", s.handleCheck())
-	r.Method(http.MethodPost, "/v1/check/batch", s.handleBatch())
-	r.Method(http.MethodPost, "/v1/authenticate", s.handleAuthenticate())
-	r.Method(http.MethodPost, "/v1/has", s.handleHas())
+	// The decision routes are admitted by body weight; health, readiness
+	// and metrics never are, so that probes keep answering under load.
+	admit := newAdmission(d.Limits.MaxInflightBytes, d.Limits.MaxBodyBytes)
+	r.Group(func(r chi.Router) {
+		r.Use(admit.middleware(s))
+		r.Method(http.MethodPost, "/v1/check", s.handleCheck())
+		r.Method(http.MethodPost, "/v1/check/batch", s.handleBatch())
+		r.Method(http.MethodPost, "/v1/authenticate", s.handleAuthenticate())
+		r.Method(http.MethodPost, "/v1/has", s.handleHas())
+	})
 	r.Method(http.MethodGet, "/healthz", s.handleHealthz())
 	r.Method(http.MethodGet, "/readyz", s.handleReadyz())
 	r.Method(http.MethodGet, "/metrics", d.Metrics)
