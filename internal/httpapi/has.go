@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"reflect"
 
 	"github.com/verdict-pdp/verdict/internal/authz"
 )
@@ -11,9 +12,28 @@ import (
 // hasRequest is read leniently, as the contract wants for /v1/has: only
 // malformed JSON or a missing or non-object check is a 400. Other fields
 // are ignored, and a check field of the wrong type is Clerk's "false".
+// Keys are still exact and never repeated (decodeHasRequest): "TOKEN" is
+// another field, not the token, as for every other endpoint.
 type hasRequest struct {
-	Token json.RawMessage `json:"token"`
-	Check json.RawMessage `json:"check"`
+	Token json.RawMessage
+	Check json.RawMessage
+}
+
+// freeForm is the type of a body read without a schema: any keys, each
+// object's keys checked only for repeats.
+var freeForm = reflect.TypeFor[map[string]any]()
+
+// decodeHasRequest reads the body's "token" and "check" by their exact
+// names, after refusing a key repeated anywhere in it.
+func decodeHasRequest(body []byte) (hasRequest, error) {
+	if fault := scanBody(body, freeForm).key; fault != nil {
+		return hasRequest{}, badRequest(fault.Error())
+	}
+	var fields map[string]json.RawMessage
+	if err := unmarshalLenient(body, &fields); err != nil {
+		return hasRequest{}, err
+	}
+	return hasRequest{Token: fields["token"], Check: fields["check"]}, nil
 }
 
 // handleHas serves POST /v1/has: Clerk's has() answered for a token.
@@ -23,8 +43,8 @@ func (s *server) handleHas() http.Handler {
 		if err != nil {
 			return err
 		}
-		var req hasRequest
-		if err := unmarshalLenient(body, &req); err != nil {
+		req, err := decodeHasRequest(body)
+		if err != nil {
 			return err
 		}
 		var check map[string]any

@@ -28,6 +28,12 @@ func TestHasRequests(t *testing.T) {
 		{"check not an object", `{"token":"` + s.token + `","check":"role"}`, 400, false, ""},
 		{"null check", `{"check":null}`, 400, false, ""},
 		{"malformed JSON", `{"check":`, 400, false, ""},
+		// Keys are exact and never repeated: "TOKEN" is not the token, and a
+		// second "token" or "role" is refused rather than winning.
+		{"a mis-cased token key is another field", `{"TOKEN":"` + s.token + `","check":{"role":"org:member"}}`, 200, false, "unauthenticated"},
+		{"a mis-cased check key is another field", `{"token":"` + s.token + `","CHECK":{"role":"org:member"}}`, 400, false, ""},
+		{"a duplicate token", `{"token":"x","token":"` + s.token + `","check":{"role":"org:member"}}`, 400, false, ""},
+		{"a duplicate key in the check", `{"token":"` + s.token + `","check":{"role":"org:admin","role":"org:member"}}`, 400, false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
