@@ -58,14 +58,6 @@ func (h *heldRequest) release() *httptest.ResponseRecorder {
 	return <-h.done
 }
 
-func admitServe(h http.Handler, method, path, body string) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(method, path, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec
-}
-
 // TestAdmission: while the budget is held, decision requests are refused
 // with 503, Retry-After and the overloaded envelope; health, readiness and
 // metrics still answer; and every request gives its weight back, whether it
@@ -78,11 +70,11 @@ func TestAdmission(t *testing.T) {
 	// budget holds: none may leak its weight.
 	for range 10 {
 		for _, path := range []string{"/v1/check", "/v1/check/batch", "/v1/authenticate", "/v1/has"} {
-			if rec := admitServe(h, http.MethodPost, path, `{`); rec.Code != http.StatusBadRequest {
+			if rec := serveJSON(h, http.MethodPost, path, `{`); rec.Code != http.StatusBadRequest {
 				t.Fatalf("malformed POST %s = %d %s, want 400", path, rec.Code, rec.Body)
 			}
 		}
-		if rec := admitServe(h, http.MethodPost, "/v1/check", `{"action":"tasks:read"}`); rec.Code != http.StatusInternalServerError {
+		if rec := serveJSON(h, http.MethodPost, "/v1/check", `{"action":"tasks:read"}`); rec.Code != http.StatusInternalServerError {
 			t.Fatalf("POST /v1/check without a decider = %d %s, want 500 from the recoverer", rec.Code, rec.Body)
 		}
 	}
@@ -92,7 +84,7 @@ func TestAdmission(t *testing.T) {
 	b := holdRequest(t, h, "/v1/has")
 
 	for _, path := range []string{"/v1/check", "/v1/check/batch", "/v1/authenticate", "/v1/has"} {
-		rec := admitServe(h, http.MethodPost, path, `{"action":"tasks:read"}`)
+		rec := serveJSON(h, http.MethodPost, path, `{"action":"tasks:read"}`)
 		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "1" {
 			t.Errorf("POST %s over budget = %d (Retry-After %q), want 503 with Retry-After: 1", path, rec.Code, rec.Header().Get("Retry-After"))
 		}
@@ -104,7 +96,7 @@ func TestAdmission(t *testing.T) {
 		}
 	}
 	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
-		if rec := admitServe(h, http.MethodGet, path, ""); rec.Code != http.StatusOK {
+		if rec := serveJSON(h, http.MethodGet, path, ""); rec.Code != http.StatusOK {
 			t.Errorf("GET %s while the budget is held = %d, want 200", path, rec.Code)
 		}
 	}
@@ -112,7 +104,7 @@ func TestAdmission(t *testing.T) {
 	if rec := a.release(); rec.Code != http.StatusBadRequest {
 		t.Errorf("released request = %d %s, want 400 (truncated body)", rec.Code, rec.Body)
 	}
-	if rec := admitServe(h, http.MethodPost, "/v1/check", `{`); rec.Code != http.StatusBadRequest {
+	if rec := serveJSON(h, http.MethodPost, "/v1/check", `{`); rec.Code != http.StatusBadRequest {
 		t.Errorf("POST /v1/check after a release = %d, want it admitted (400)", rec.Code)
 	}
 	b.release()
@@ -126,11 +118,11 @@ func TestAdmissionWeighsBodies(t *testing.T) {
 	h := newAdmissionHandler(t)
 	big := `{"action":"tasks:read","resource":{"attributes":{"a":"` + strings.Repeat("x", 16<<10) + `"}}}`
 
-	if rec := admitServe(h, http.MethodPost, "/v1/check", big); rec.Code == http.StatusServiceUnavailable {
+	if rec := serveJSON(h, http.MethodPost, "/v1/check", big); rec.Code == http.StatusServiceUnavailable {
 		t.Errorf("a large body alone = 503, want it admitted")
 	}
 	held := holdRequest(t, h, "/v1/check")
-	if rec := admitServe(h, http.MethodPost, "/v1/check", big); rec.Code != http.StatusServiceUnavailable {
+	if rec := serveJSON(h, http.MethodPost, "/v1/check", big); rec.Code != http.StatusServiceUnavailable {
 		t.Errorf("a large body beside a held one = %d, want 503", rec.Code)
 	}
 	held.release()
@@ -144,7 +136,7 @@ func TestAdmissionConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 50 {
 		wg.Go(func() {
-			if rec := admitServe(h, http.MethodPost, "/v1/check", `{`); rec.Code != http.StatusBadRequest && rec.Code != http.StatusServiceUnavailable {
+			if rec := serveJSON(h, http.MethodPost, "/v1/check", `{`); rec.Code != http.StatusBadRequest && rec.Code != http.StatusServiceUnavailable {
 				t.Errorf("POST /v1/check = %d, want 400 or 503", rec.Code)
 			}
 		})
@@ -164,7 +156,7 @@ func TestAdmissionRefusesOversizeBodiesFirst(t *testing.T) {
 	held := holdRequest(t, h, "/v1/check")
 	defer held.release()
 	huge := `{"action":"tasks:read","context":{"pad":"` + strings.Repeat("x", int(httpapi.DefaultLimits.MaxBodyBytes)) + `"}}`
-	rec := admitServe(h, http.MethodPost, "/v1/check", huge)
+	rec := serveJSON(h, http.MethodPost, "/v1/check", huge)
 	var e struct {
 		Error struct{ Code string } `json:"error"`
 	}

@@ -155,3 +155,13 @@ func BenchmarkHandlerCheckCached(b *testing.B) {
 		serve(b, s.handler, "/v1/check", body)
 	}
 }
+
+// serveJSON sends a request with a JSON body through h and records the
+// answer.
+func serveJSON(h http.Handler, method, path, body string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}

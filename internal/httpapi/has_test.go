@@ -3,8 +3,6 @@ package httpapi_test
 import (
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 )
 
@@ -38,10 +36,7 @@ func TestHasRequests(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			req := httptest.NewRequest(http.MethodPost, "/v1/has", strings.NewReader(tt.body))
-			req.Header.Set("Content-Type", "application/json")
-			rec := httptest.NewRecorder()
-			s.handler.ServeHTTP(rec, req)
+			rec := serveJSON(s.handler, http.MethodPost, "/v1/has", tt.body)
 			var got struct {
 				Result bool   `json:"result"`
 				Reason string `json:"reason"`

@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -31,10 +30,7 @@ func TestFieldLimits(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			req := httptest.NewRequest(http.MethodPost, tt.path, strings.NewReader(tt.body))
-			req.Header.Set("Content-Type", "application/json")
-			rec := httptest.NewRecorder()
-			s.handler.ServeHTTP(rec, req)
+			rec := serveJSON(s.handler, http.MethodPost, tt.path, tt.body)
 			if rec.Code != http.StatusBadRequest {
 				t.Fatalf("POST %s = %d %s, want 400", tt.path, rec.Code, rec.Body)
 			}

@@ -3,7 +3,6 @@ package httpapi_test
 import (
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -24,10 +23,7 @@ func TestErrorMessagesReadAsWritten(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			req := httptest.NewRequest(http.MethodPost, tt.path, strings.NewReader(tt.body))
-			req.Header.Set("Content-Type", "application/json")
-			rec := httptest.NewRecorder()
-			s.handler.ServeHTTP(rec, req)
+			rec := serveJSON(s.handler, http.MethodPost, tt.path, tt.body)
 			raw := rec.Body.String()
 			var got struct {
 				Error struct{ Code, Message string } `json:"error"`
