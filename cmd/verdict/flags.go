@@ -86,7 +86,7 @@ func addServerFlags(fs *flag.FlagSet, c *serviceConfig) {
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve /debug/pprof on this separate address (off when empty)")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "debug, info, warn or error; debug logs every request and decision (never tokens)")
 	fs.DurationVar(&c.EvalTimeout, "eval-timeout", policy.DefaultEvalTimeout, "longest one policy evaluation may run; a longer one is answered 500 and counted")
-	fs.Int64Var(&c.MaxInflightBytes, "max-inflight-bytes", httpapi.DefaultLimits.MaxInflightBytes, "most request-body bytes the decision routes work on at once (each request counted at its Content-Length, the body limit when unknown); more gets 503 with Retry-After")
+	fs.Int64Var(&c.MaxInflightBytes, "max-inflight-bytes", httpapi.DefaultLimits.MaxInflightBytes, "most request-body bytes the decision routes decode and evaluate at once (bodies still arriving get a budget in proportion); more gets 503 with Retry-After")
 	// The default is c.Explain as the command set it: off for serve, on for dev.
 	fs.BoolVar(&c.Explain, "explain", c.Explain, "let a check ask with \"explain\": true for the rules and expressions that decided")
 }

@@ -22,7 +22,7 @@ type authenticateResponse struct {
 func (s *server) handleAuthenticate() http.Handler {
 	return s.endpoint(func(w http.ResponseWriter, r *http.Request) error {
 		var req authenticateRequest
-		if err := decodeJSON(w, r, s.limits.MaxBodyBytes, &req); err != nil {
+		if err := decodeJSON(r, &req); err != nil {
 			return err
 		}
 		resp, err := s.authenticate(r, req.Token)

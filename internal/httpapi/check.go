@@ -61,7 +61,7 @@ func (r checkRequest) check(explainable bool) (authz.Check, error) {
 func (s *server) handleCheck() http.Handler {
 	return s.endpoint(func(w http.ResponseWriter, r *http.Request) error {
 		var req checkRequest
-		if err := decodeJSON(w, r, s.limits.MaxBodyBytes, &req); err != nil {
+		if err := decodeJSON(r, &req); err != nil {
 			return err
 		}
 		c, err := req.check(s.explain)
@@ -107,7 +107,7 @@ type batchResponse struct {
 func (s *server) handleBatch() http.Handler {
 	return s.endpoint(func(w http.ResponseWriter, r *http.Request) error {
 		var req batchRequest
-		if err := decodeJSON(w, r, s.limits.MaxBodyBytes, &req); err != nil {
+		if err := decodeJSON(r, &req); err != nil {
 			return err
 		}
 		checks, err := req.checks(s.limits.MaxBatch, s.explain)

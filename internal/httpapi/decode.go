@@ -12,32 +12,11 @@ import (
 	"strings"
 )
 
-// decodeJSON reads a JSON request body into dst, strictly: the content type
-// must be JSON (415), the body at most limit bytes (413), a single value
-// with no unknown fields and no wrong types (400).
-func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any) error {
-	body, err := readJSONBody(w, r, limit)
-	if err != nil {
-		return err
-	}
-	return unmarshalStrict(body, dst)
-}
-
-// readJSONBody checks the content type (415) and reads at most limit bytes
-// of body (413).
-func readJSONBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	if err := requireJSON(r.Header.Get("Content-Type")); err != nil {
-		return nil, err
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return nil, payloadTooLarge(limit)
-		}
-		return nil, badRequest("could not read the request body")
-	}
-	return body, nil
+// decodeJSON decodes the request body, which admission has read and
+// checked for type and size, into dst, strictly: a single value with no
+// unknown fields and no wrong types (400).
+func decodeJSON(r *http.Request, dst any) error {
+	return unmarshalStrict(requestBody(r), dst)
 }
 
 // unmarshalStrict decodes exactly one JSON value into dst, refusing unknown
@@ -59,12 +38,12 @@ func unmarshalStrict(body []byte, dst any) error {
 	switch {
 	case err != nil && !isFieldError(err):
 		return badRequest(describeJSONError(err))
-	case s.key != nil && s.key == s.first:
-		return badRequest(s.key.Error())
+	case s.strict != nil && s.strict == s.first:
+		return badRequest(s.strict.Error())
 	case err != nil:
 		return badRequest(describeJSONError(s.locate(err)))
-	case s.key != nil:
-		return badRequest(s.key.Error())
+	case s.strict != nil:
+		return badRequest(s.strict.Error())
 	case s.err != nil: // encoding/json and the walk share a scanner: not expected
 		return badRequest("malformed JSON")
 	case dec.More():

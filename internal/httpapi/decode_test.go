@@ -62,6 +62,13 @@ func TestDecodeCheckRequest(t *testing.T) {
 		{"same key in sibling objects", check, "application/json", `{"action":"a","context":{"a":{"x":1},"b":{"x":1},"c":[{"x":1},{"x":2}]}}`, 0, ""},
 		{"array body", check, "application/json", `[]`, 400, "request body must be a JSON object, not array"},
 		{"two values", check, "application/json", `{"action":"a"}{"action":"b"}`, 400, "request body holds more than one JSON value"},
+		{"number overflows", check, "application/json", `{"action":"a","context":{"n":1e999999}}`, 400, `number out of range at "context.n"`},
+		{"number overflows in an array", check, "application/json", `{"action":"a","resource":{"attributes":{"a":[1,-1e309]}}}`, 400, `number out of range at "resource.attributes.a[1]"`},
+		{"zero with an exponent past int64", check, "application/json", `{"action":"a","context":{"n":0e99999999999999999999}}`, 400, `number out of range at "context.n"`},
+		{"zero with a long exponent", check, "application/json", `{"action":"a","context":{"n":0.0e-00000}}`, 400, `number out of range at "context.n"`},
+		{"number underflows", check, "application/json", `{"action":"a","context":{"n":1e-400}}`, 400, `number out of range at "context.n"`},
+		{"number out of range in a batch", batch, "application/json", `{"checks":[{"action":"a"},{"action":"b","context":{"x":{"n":2E400}}}]}`, 400, `number out of range at "checks[1].context.x.n"`},
+		{"numbers in range, kept exact", check, "application/json", `{"action":"a","context":{"z":0e9999,"m":-0.0E-5000,"e":1E+0300,"big":123456789012345678901234567890,"max":1.7976931348623157e308,"tiny":5e-324}}`, 0, ""},
 		{"too large", check, "application/json", `{"action":"` + strings.Repeat("a", 2<<20) + `"}`, 413, "request body is larger than 1048576 bytes"},
 
 		{"batch", batch, "application/json", `{"token":"t","checks":[{"action":"a"},{"action":"b","resource":{"org_id":"o"}}]}`, 0, ""},
@@ -114,22 +121,29 @@ func TestDecodeCheckRequest(t *testing.T) {
 	}
 }
 
-// decodeAndValidate decodes r's body into the request type of its path, as
-// the handler does, and validates it.
+// decodeAndValidate admits r as the decision routes do (type, size), then
+// decodes its body into the request type of its path, as the handler does,
+// and validates it.
 func decodeAndValidate(r *http.Request) error {
+	a := newAdmission(DefaultLimits.MaxInflightBytes, DefaultLimits.MaxBodyBytes)
+	body, weight, err := a.admit(httptest.NewRecorder(), r)
+	if err != nil {
+		return err
+	}
+	defer a.working.release(weight)
 	if r.URL.Path == "/v1/check/batch" {
 		var req batchRequest
-		if err := decodeJSON(httptest.NewRecorder(), r, DefaultLimits.MaxBodyBytes, &req); err != nil {
+		if err := unmarshalStrict(body, &req); err != nil {
 			return err
 		}
 		_, err := req.checks(DefaultLimits.MaxBatch, true)
 		return err
 	}
 	var req checkRequest
-	if err := decodeJSON(httptest.NewRecorder(), r, DefaultLimits.MaxBodyBytes, &req); err != nil {
+	if err := unmarshalStrict(body, &req); err != nil {
 		return err
 	}
-	_, err := req.check(true)
+	_, err = req.check(true)
 	return err
 }
 
@@ -144,6 +158,8 @@ func FuzzDecodeCheck(f *testing.F) {
 		`{"token":"eyJhbGciOiJSUzI1NiJ9.e30.sig","action":"org:sys_memberships:manage","resource":{"org_id":"org_1"}}`,
 		`{"token":"secret-token-value","action":5}`,
 		`{"action":"a","context":{"n":1e400}}`,
+		`{"action":"a","context":{"n":[0e99999,1e-99999]}}`,
+		`{"action":"a","context":{"n":0e99999999999999999999,"m":0e-9223372036854775809}}`,
 		`{"action":"a","resource":{"attributes":{"deep":[[[[{}]]]]}}}`,
 		`{"checks":[{"action":"a"}]}`,
 		`{"checks":[{"action":"a"},{"action":"b","resource":{"org":"secret-token-value"}}]}`,
@@ -194,7 +210,7 @@ func checkLocated(t *testing.T, body []byte, dst any) {
 	err := dec.Decode(dst)
 	var typ *json.UnmarshalTypeError
 	unknown := err != nil && strings.HasPrefix(err.Error(), "json: unknown field ")
-	if !unknown && !(errors.As(err, &typ) && typ.Field != "") || s.key != nil && s.key == s.first {
+	if !unknown && !(errors.As(err, &typ) && typ.Field != "") || s.strict != nil && s.strict == s.first {
 		return
 	}
 	var field *fieldError

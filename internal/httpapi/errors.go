@@ -83,6 +83,9 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 		logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path,
 			"status", e.Status, "error", e.Error(), "request_id", requestIDFrom(r.Context()))
 	}
+	if e.Code == codeOverloaded {
+		w.Header().Set("Retry-After", "1")
+	}
 	var body errorBody
 	body.Error.Code = e.Code
 	body.Error.Message = e.Message

@@ -26,7 +26,7 @@ var freeForm = reflect.TypeFor[map[string]any]()
 // decodeHasRequest reads the body's "token" and "check" by their exact
 // names, after refusing a key repeated anywhere in it.
 func decodeHasRequest(body []byte) (hasRequest, error) {
-	if fault := scanBody(body, freeForm).key; fault != nil {
+	if fault := scanBody(body, freeForm).strict; fault != nil {
 		return hasRequest{}, badRequest(fault.Error())
 	}
 	var fields map[string]json.RawMessage
@@ -39,11 +39,7 @@ func decodeHasRequest(body []byte) (hasRequest, error) {
 // handleHas serves POST /v1/has: Clerk's has() answered for a token.
 func (s *server) handleHas() http.Handler {
 	return s.endpoint(func(w http.ResponseWriter, r *http.Request) error {
-		body, err := readJSONBody(w, r, s.limits.MaxBodyBytes)
-		if err != nil {
-			return err
-		}
-		req, err := decodeHasRequest(body)
+		req, err := decodeHasRequest(requestBody(r))
 		if err != nil {
 			return err
 		}

@@ -31,6 +31,7 @@ func TestHasRequests(t *testing.T) {
 		{"a mis-cased token key is another field", `{"TOKEN":"` + s.token + `","check":{"role":"org:member"}}`, 200, false, "unauthenticated"},
 		{"a mis-cased check key is another field", `{"token":"` + s.token + `","CHECK":{"role":"org:member"}}`, 400, false, ""},
 		{"a duplicate token", `{"token":"x","token":"` + s.token + `","check":{"role":"org:member"}}`, 400, false, ""},
+		{"a number out of range in the check", `{"token":"` + s.token + `","check":{"role":"org:member","n":1e999999}}`, 400, false, ""},
 		{"a duplicate key in the check", `{"token":"` + s.token + `","check":{"role":"org:admin","role":"org:member"}}`, 400, false, ""},
 	}
 	for _, tt := range tests {

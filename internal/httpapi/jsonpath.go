@@ -15,15 +15,16 @@ import (
 )
 
 // fieldError is a fault located by its full path in the document
-// ("checks[1].resource.org"): an unknown field, a duplicate key, or a value
-// of the wrong type.
+// ("checks[1].resource.org"): an unknown field, a duplicate key, a number
+// out of range, or a value of the wrong type.
 type fieldError struct {
-	path      string
-	unknown   bool         // a key that is not exactly a field's name
-	duplicate bool         // a key already seen in the same object
-	key       string       // unknown field: the key as sent
-	want      reflect.Type // wrong type: the Go type the value does not fit
-	got       string       // wrong type: the JSON kind sent ("number")
+	path       string
+	unknown    bool         // a key that is not exactly a field's name
+	duplicate  bool         // a key already seen in the same object
+	outOfRange bool         // a free-form number no double can hold
+	key        string       // unknown field: the key as sent
+	want       reflect.Type // wrong type: the Go type the value does not fit
+	got        string       // wrong type: the JSON kind sent ("number")
 }
 
 func (e *fieldError) Error() string {
@@ -32,22 +33,25 @@ func (e *fieldError) Error() string {
 		return fmt.Sprintf("unknown field %q", e.path)
 	case e.duplicate:
 		return fmt.Sprintf("duplicate key %q", e.path)
+	case e.outOfRange:
+		return fmt.Sprintf("number out of range at %q", e.path)
 	}
 	return typeMessage(e.path, e.want, e.got)
 }
 
-// isKey reports a fault in a key, which encoding/json would not report:
-// it matches keys case-insensitively and lets the last duplicate win.
-func (e *fieldError) isKey() bool { return e.unknown || e.duplicate }
+// walkOnly reports a fault that encoding/json would not report: it matches
+// keys case-insensitively, lets the last duplicate win and keeps a free-form
+// number as text whatever its size.
+func (e *fieldError) walkOnly() bool { return e.unknown || e.duplicate || e.outOfRange }
 
 // scan is what one strict pass over a body, alongside the type it is meant
-// for, found. The pass stops at the first key fault; a type fault does not
-// stop it, so a key fault after a value encoding/json takes (a ",string"
+// for, found. The pass stops at the first walk-only fault; a type fault does
+// not stop it, so a key fault after a value encoding/json takes (a ",string"
 // field) is still found.
 type scan struct {
-	first *fieldError // the first fault in document order, if any
-	key   *fieldError // the first unknown field or duplicate key, if any
-	err   error       // why the walk stopped early: malformed input
+	first  *fieldError // the first fault in document order, if any
+	strict *fieldError // the first walk-only fault (fieldError.walkOnly), if any
+	err    error       // why the walk stopped early: malformed input
 }
 
 // scanBody walks the first JSON value of body alongside t. Keys must be
@@ -59,7 +63,7 @@ func scanBody(body []byte, t reflect.Type) scan {
 	w := &walker{dec: json.NewDecoder(bytes.NewReader(body))}
 	w.dec.UseNumber()
 	err := w.value(t)
-	return scan{first: w.first, key: w.key, err: err}
+	return scan{first: w.first, strict: w.strict, err: err}
 }
 
 // locate gives an unknown-field or type error from decoding the body with
@@ -81,7 +85,7 @@ func (s scan) locate(err error) error {
 func (e *fieldError) is(err error) bool {
 	var typ *json.UnmarshalTypeError
 	if errors.As(err, &typ) {
-		return !e.isKey() && e.want == typ.Type && e.got == valueKind(typ)
+		return !e.walkOnly() && e.want == typ.Type && e.got == valueKind(typ)
 	}
 	key, found := strings.CutPrefix(err.Error(), "json: unknown field ")
 	return found && e.unknown && key == strconv.Quote(e.key)
@@ -89,7 +93,7 @@ func (e *fieldError) is(err error) bool {
 
 // isRoot reports a type error of the body itself, which has no field to
 // name ("request body must be a JSON object").
-func isRoot(fault *fieldError) bool { return !fault.isKey() && fault.path == "" }
+func isRoot(fault *fieldError) bool { return !fault.walkOnly() && fault.path == "" }
 
 // maxDepth bounds the nesting the walk follows, as encoding/json's scanner
 // does (it refuses deeper documents as malformed).
@@ -100,10 +104,10 @@ var errTooDeep = errors.New("json: nested too deeply")
 // walker reads a document token by token. Its methods record faults and
 // return the decoder's error; they return early once a key fault is found.
 type walker struct {
-	dec   *json.Decoder
-	path  []segment // where the value being read sits
-	first *fieldError
-	key   *fieldError
+	dec    *json.Decoder
+	path   []segment // where the value being read sits
+	first  *fieldError
+	strict *fieldError
 }
 
 // segment is one step of a path: an object key, or an array index (>= 0).
@@ -133,8 +137,8 @@ func (w *walker) fault(f *fieldError) {
 	if w.first == nil {
 		w.first = f
 	}
-	if f.isKey() && w.key == nil {
-		w.key = f
+	if f.walkOnly() && w.strict == nil {
+		w.strict = f
 	}
 }
 
@@ -175,7 +179,7 @@ func (w *walker) value(t reflect.Type) error {
 // object reads the members of an object meant for t, a struct or a map.
 func (w *walker) object(t reflect.Type) error {
 	var seen keySet
-	for w.dec.More() && w.key == nil {
+	for w.dec.More() && w.strict == nil {
 		tok, err := w.dec.Token()
 		if err != nil {
 			return err
@@ -201,7 +205,7 @@ func (w *walker) object(t reflect.Type) error {
 
 // array reads the elements of an array meant for t, a slice or an array.
 func (w *walker) array(t reflect.Type) error {
-	for i := 0; w.dec.More() && w.key == nil; i++ {
+	for i := 0; w.dec.More() && w.strict == nil; i++ {
 		w.path = append(w.path, segment{index: i})
 		err := w.value(t.Elem())
 		w.path = w.path[:len(w.path)-1]
@@ -214,7 +218,7 @@ func (w *walker) array(t reflect.Type) error {
 
 // close reads the '}' or ']' that ends a value, unless the walk stops.
 func (w *walker) close() error {
-	if w.key != nil {
+	if w.strict != nil {
 		return nil
 	}
 	_, err := w.dec.Token()
@@ -232,10 +236,13 @@ func (w *walker) skim(tok json.Token) error {
 	var stack []frame
 	base := len(w.path)
 	defer func() { w.path = w.path[:base] }()
+	if !w.numberFits(tok, nil) {
+		return nil
+	}
 	if opens(tok) {
 		stack = append(stack, frame{object: tok == json.Delim('{')})
 	}
-	for len(stack) > 0 && w.key == nil {
+	for len(stack) > 0 && w.strict == nil {
 		if len(w.path) > maxDepth {
 			return errTooDeep
 		}
@@ -264,6 +271,9 @@ func (w *walker) skim(tok json.Token) error {
 		} else {
 			top.next++
 		}
+		if !w.numberFits(tok, &seg) {
+			return nil
+		}
 		if opens(tok) {
 			w.path = append(w.path, seg)
 			stack = append(stack, frame{object: tok == json.Delim('{')})
@@ -271,6 +281,45 @@ func (w *walker) skim(tok json.Token) error {
 	}
 	return nil
 }
+
+// numberFits reports whether tok, a free-form value at the current path
+// plus seg (if any), is not a number, or is one that fits; if not, it
+// records the fault, which stops the walk.
+func (w *walker) numberFits(tok json.Token, seg *segment) bool {
+	n, ok := tok.(json.Number)
+	if !ok || numberInRange(string(n)) {
+		return true
+	}
+	if seg != nil {
+		w.path = append(w.path, *seg)
+		defer func() { w.path = w.path[:len(w.path)-1] }()
+	}
+	w.fault(&fieldError{path: w.pathString(), outOfRange: true})
+	return false
+}
+
+// numberInRange reports whether the JSON number s is within the range of an
+// IEEE 754 double, neither overflowing nor underflowing to zero, as I-JSON
+// (RFC 7493 §2.2) asks of interoperable numbers, with an exponent of at
+// most maxExponentDigits digits (a double needs three). Such a number is
+// kept as sent, digits and all; one outside the range is refused at the
+// door rather than failing later inside policy evaluation, which cannot
+// hold every such number either (0e99999999999999999999 is zero to
+// strconv but not to math/big).
+func numberInRange(s string) bool {
+	mantissa, exponent, _ := strings.Cut(strings.ToLower(s), "e")
+	if len(strings.TrimLeft(exponent, "+-")) > maxExponentDigits {
+		return false
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return false
+	}
+	return f != 0 || strings.Trim(mantissa, "-0.") == ""
+}
+
+// maxExponentDigits bounds the exponent of a number in a request.
+const maxExponentDigits = 4
 
 func opens(tok json.Token) bool { return tok == json.Delim('{') || tok == json.Delim('[') }
 

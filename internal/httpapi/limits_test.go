@@ -12,8 +12,10 @@ import (
 )
 
 // TestFieldLimits: a check whose action or resource field is over its
-// size limit is answered 400 bad_request naming the field and the limit,
-// on /v1/check and in a batch, before any token is verified or policy run.
+// size limit, or that holds a number no double can hold (which policy input
+// cannot hold either: it was a 500), is answered 400 bad_request naming the
+// field, on /v1/check and in a batch, before any token is verified or policy
+// run.
 func TestFieldLimits(t *testing.T) {
 	t.Parallel()
 	s := newBenchService(t)
@@ -26,6 +28,9 @@ func TestFieldLimits(t *testing.T) {
 		{"resource id", "/v1/check", `{"action":"tasks:read","resource":{"id":"` + long + `"}}`, `"resource.id" must be at most 256 bytes, not 257`},
 		{"batch owner_id", "/v1/check/batch", `{"checks":[{"action":"tasks:read"},{"action":"tasks:read","resource":{"owner_id":"` + long + `"}}]}`,
 			`checks[1]: "resource.owner_id" must be at most 256 bytes, not 257`},
+		{"number in context", "/v1/check", `{"action":"tasks:read","context":{"n":1e999999}}`, `number out of range at "context.n"`},
+		{"number in attributes", "/v1/check", `{"action":"tasks:read","resource":{"attributes":{"n":-1e-999999}}}`, `number out of range at "resource.attributes.n"`},
+		{"batch number", "/v1/check/batch", `{"checks":[{"action":"tasks:read","context":{"a":[1e400]}}]}`, `number out of range at "checks[0].context.a[0]"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,13 +18,13 @@ import (
 type Limits struct {
 	MaxBodyBytes int64 // request body limit; larger bodies get 413
 	MaxBatch     int   // most checks in one /v1/check/batch request
-	// MaxInflightBytes bounds the bodies the decision routes work on at
-	// once, each counted at its Content-Length (the body limit when
-	// unknown, at least 4 KiB); a request beyond it gets 503 with
-	// Retry-After. Decoding and evaluating a body costs about a hundred
-	// times its size (testdata/memattack/run.sh: one 1 MiB body of numbers
-	// peaks near 100 MB), so the default admits one body of the largest
-	// size, or some 250 small ones, at a time.
+	// MaxInflightBytes bounds the bodies the decision routes decode and
+	// evaluate at once, each counted at its size (at least 4 KiB); bodies
+	// still arriving may hold readingFactor times it. A request beyond
+	// either gets 503 with Retry-After. Decoding and evaluating a body costs
+	// about a hundred times its size (testdata/memattack/run.sh: one 1 MiB
+	// body of numbers peaks near 100 MB), so the default admits one body of
+	// the largest size, or some 250 small ones, at a time.
 	MaxInflightBytes int64
 }
 

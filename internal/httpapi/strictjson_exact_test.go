@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
 )
 
 // checkExact checks a body the strict decoder accepted into dst against a
@@ -27,6 +29,11 @@ func checkExact(t *testing.T, body []byte, dst any) {
 	}
 	if err := sameExact(reflect.ValueOf(dst).Elem(), ref, ""); err != nil {
 		t.Fatalf("accepted %q: %v", body, err)
+	}
+	// What the decoder accepts, the policy engine can hold: it refuses
+	// numbers whose exponent is out of its range.
+	if _, err := ast.InterfaceToValue(ref); err != nil {
+		t.Fatalf("accepted %q, which policy input cannot hold: %v", body, err)
 	}
 }
 
