@@ -71,8 +71,8 @@ func (e *CompileError) Error() string {
 // so evaluations can share it without locks.
 type revision struct {
 	name     string
-	decision rego.PreparedEvalQuery
-	has      rego.PreparedEvalQuery
+	decision *ruleQuery
+	has      *ruleQuery
 	// deterministic is false when any rule calls a builtin whose result
 	// is not a function of its arguments (time, randomness, network).
 	deterministic bool
@@ -87,19 +87,11 @@ func compile(ctx context.Context, s snapshot) (*revision, error) {
 		return nil, err
 	}
 	rev := &revision{name: s.revision(), deterministic: deterministic(compiler)}
-	for _, q := range []struct {
-		query string
-		dst   *rego.PreparedEvalQuery
-	}{{DecisionQuery, &rev.decision}, {HasQuery, &rev.has}} {
-		*q.dst, err = rego.New(
-			rego.Query(q.query),
-			rego.Compiler(compiler),
-			rego.Store(store),
-			rego.StrictBuiltinErrors(true),
-		).PrepareForEval(ctx)
-		if err != nil {
-			return nil, asCompileError(err, s)
-		}
+	if rev.decision, err = prepareQuery(compiler, store, DecisionQuery); err != nil {
+		return nil, asCompileError(err, s)
+	}
+	if rev.has, err = prepareQuery(compiler, store, HasQuery); err != nil {
+		return nil, asCompileError(err, s)
 	}
 	return rev, nil
 }

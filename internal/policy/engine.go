@@ -18,8 +18,7 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/metrics"
-	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/verdict-pdp/verdict/internal/authz"
 )
@@ -103,11 +102,11 @@ func (e *Engine) Evaluate(ctx context.Context, in authz.Input) (authz.Outcome, s
 	if err != nil {
 		return authz.Outcome{}, rev.name, fmt.Errorf("build policy input: %w", err)
 	}
-	rs, err := e.eval(ctx, rev.decision, rego.EvalParsedInput(input), rego.EvalMetrics(noMetrics), rego.EvalGenerateJSON(keepAST))
+	v, err := e.eval(ctx, rev.decision, input, nil)
 	if err != nil {
 		return authz.Outcome{}, rev.name, fmt.Errorf("evaluate %s: %w", DecisionQuery, err)
 	}
-	out, err := outcome(rs)
+	out, err := outcome(v)
 	out.Deterministic = rev.deterministic
 	return out, rev.name, err
 }
@@ -120,11 +119,11 @@ func (e *Engine) Has(ctx context.Context, p authz.Principal, check any) (authz.H
 	if err != nil {
 		return authz.HasAnswer{}, fmt.Errorf("build has() input: %w", err)
 	}
-	rs, err := e.eval(ctx, rev.has, rego.EvalParsedInput(input))
+	v, err := e.eval(ctx, rev.has, input, nil)
 	if err != nil {
 		return authz.HasAnswer{}, fmt.Errorf("evaluate %s: %w", HasQuery, err)
 	}
-	obj, err := resultObject(rs, HasQuery)
+	obj, err := resultObject(v, HasQuery)
 	if err != nil {
 		return authz.HasAnswer{}, err
 	}
@@ -133,28 +132,22 @@ func (e *Engine) Has(ctx context.Context, p authz.Principal, check any) (authz.H
 }
 
 // eval runs a prepared query under the evaluation deadline. A run the
-// deadline stopped is ErrEvalTimeout, and counted; a caller that went away
-// first is its own error.
-func (e *Engine) eval(ctx context.Context, q rego.PreparedEvalQuery, opts ...rego.EvalOption) (rego.ResultSet, error) {
-	deadlined, cancel := context.WithTimeout(ctx, e.evalTimeout)
-	defer cancel()
-	rs, err := q.Eval(deadlined, opts...)
-	if err != nil && ctx.Err() == nil && errors.Is(deadlined.Err(), context.DeadlineExceeded) {
-		if e.onTimeout != nil {
-			e.onTimeout()
-		}
-		return nil, fmt.Errorf("%w (%s)", ErrEvalTimeout, e.evalTimeout)
+// deadline stopped is ErrEvalTimeout, and counted.
+func (e *Engine) eval(ctx context.Context, q *ruleQuery, input ast.Value, tracer topdown.QueryTracer) (ast.Value, error) {
+	v, err := q.eval(ctx, input, e.evalTimeout, tracer)
+	if errors.Is(err, ErrEvalTimeout) && e.onTimeout != nil {
+		e.onTimeout()
 	}
-	return rs, err
+	return v, err
 }
 
 // ErrUndefined means the policies produced no answer for an input.
 var ErrUndefined = errors.New("the policies are undefined for this input")
 
-// outcome extracts the decision object. Anything but exactly one object with
-// a boolean allow and a non-empty string reason is refused.
-func outcome(rs rego.ResultSet) (authz.Outcome, error) {
-	obj, err := resultObject(rs, DecisionQuery)
+// outcome extracts the decision object. Anything but an object with a
+// boolean allow and a non-empty string reason is refused.
+func outcome(v ast.Value) (authz.Outcome, error) {
+	obj, err := resultObject(v, DecisionQuery)
 	if err != nil {
 		return authz.Outcome{}, err
 	}
@@ -162,32 +155,24 @@ func outcome(rs rego.ResultSet) (authz.Outcome, error) {
 	return authz.Outcome{Allow: allow, Reason: reason, Message: message}, err
 }
 
-// resultObject returns the single object a query produced.
-func resultObject(rs rego.ResultSet, query string) (map[string]any, error) {
-	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
-		return nil, fmt.Errorf("%s: %w", query, ErrUndefined)
+// resultObject reads the fields of the object a query produced.
+func resultObject(v ast.Value, query string) (map[string]any, error) {
+	o, ok := v.(ast.Object)
+	if !ok {
+		return nil, fmt.Errorf("%s is %s, want an object", query, ast.ValueName(v))
 	}
-	if len(rs) > 1 {
-		return nil, fmt.Errorf("%s has %d results, want 1", query, len(rs))
-	}
-	switch v := rs[0].Expressions[0].Value.(type) {
-	case map[string]any:
-		return v, nil
-	case ast.Object:
-		obj := make(map[string]any, 3)
-		for _, key := range []string{"allow", "result", "reason", "message"} {
-			if t := v.Get(ast.StringTerm(key)); t != nil {
-				switch tv := t.Value.(type) {
-				case ast.Boolean:
-					obj[key] = bool(tv)
-				case ast.String:
-					obj[key] = string(tv)
-				}
+	obj := make(map[string]any, 3)
+	for _, key := range []string{"allow", "result", "reason", "message"} {
+		if t := o.Get(ast.InternedTerm(key)); t != nil {
+			switch tv := t.Value.(type) {
+			case ast.Boolean:
+				obj[key] = bool(tv)
+			case ast.String:
+				obj[key] = string(tv)
 			}
 		}
-		return obj, nil
 	}
-	return nil, fmt.Errorf("%s is %T, want an object", query, rs[0].Expressions[0].Value)
+	return obj, nil
 }
 
 // answerFields reads {<flag>: bool, "reason": non-empty string, "message":
@@ -334,7 +319,3 @@ func (e *Engine) logReload(changed bool, err error) {
 		e.logger.Info("policies reloaded", "revision", e.Revision())
 	}
 }
-
-var noMetrics = metrics.NoOp()
-
-func keepAST(t *ast.Term, _ *rego.EvalContext) (any, error) { return t.Value, nil }

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/rego"
 
 	"github.com/verdict-pdp/verdict/internal/authz"
 )
@@ -43,8 +42,7 @@ func (e *Engine) Explain(ctx context.Context, in authz.Input) (authz.Outcome, []
 		return authz.Outcome{}, nil, rev.name, fmt.Errorf("build policy input: %w", err)
 	}
 	t := newTrace()
-	rs, err := e.eval(ctx, rev.decision, rego.EvalParsedInput(input), rego.EvalMetrics(noMetrics),
-		rego.EvalGenerateJSON(keepAST), rego.EvalQueryTracer(t))
+	v, err := e.eval(ctx, rev.decision, input, t)
 	if err != nil {
 		return authz.Outcome{}, nil, rev.name, fmt.Errorf("evaluate %s: %w", DecisionQuery, err)
 	}
@@ -52,7 +50,7 @@ func (e *Engine) Explain(ctx context.Context, in authz.Input) (authz.Outcome, []
 	if err != nil {
 		return authz.Outcome{}, nil, rev.name, fmt.Errorf("explain %s: %w", DecisionQuery, err)
 	}
-	out, err := outcome(rs)
+	out, err := outcome(v)
 	out.Deterministic = rev.deterministic
 	return out, lines, rev.name, err
 }
