@@ -123,11 +123,7 @@ func (e *Engine) Has(ctx context.Context, p authz.Principal, check any) (authz.H
 	if err != nil {
 		return authz.HasAnswer{}, fmt.Errorf("evaluate %s: %w", HasQuery, err)
 	}
-	obj, err := resultObject(v, HasQuery)
-	if err != nil {
-		return authz.HasAnswer{}, err
-	}
-	result, reason, message, err := answerFields(obj, HasQuery, "result")
+	result, reason, message, err := answerFields(v, HasQuery, "result")
 	return authz.HasAnswer{Result: result, Reason: reason, Message: message}, err
 }
 
@@ -147,48 +143,39 @@ var ErrUndefined = errors.New("the policies are undefined for this input")
 // outcome extracts the decision object. Anything but an object with a
 // boolean allow and a non-empty string reason is refused.
 func outcome(v ast.Value) (authz.Outcome, error) {
-	obj, err := resultObject(v, DecisionQuery)
-	if err != nil {
-		return authz.Outcome{}, err
-	}
-	allow, reason, message, err := answerFields(obj, DecisionQuery, "allow")
+	allow, reason, message, err := answerFields(v, DecisionQuery, "allow")
 	return authz.Outcome{Allow: allow, Reason: reason, Message: message}, err
 }
 
-// resultObject reads the fields of the object a query produced.
-func resultObject(v ast.Value, query string) (map[string]any, error) {
-	o, ok := v.(ast.Object)
-	if !ok {
-		return nil, fmt.Errorf("%s is %s, want an object", query, ast.ValueName(v))
-	}
-	obj := make(map[string]any, 3)
-	for _, key := range []string{"allow", "result", "reason", "message"} {
-		if t := o.Get(ast.InternedTerm(key)); t != nil {
-			switch tv := t.Value.(type) {
-			case ast.Boolean:
-				obj[key] = bool(tv)
-			case ast.String:
-				obj[key] = string(tv)
-			}
-		}
-	}
-	return obj, nil
-}
-
 // answerFields reads {<flag>: bool, "reason": non-empty string, "message":
-// string}; anything else is an error, so a malformed answer is never taken
-// for a yes.
-func answerFields(obj map[string]any, query, flag string) (bool, authz.Reason, string, error) {
-	yes, ok := obj[flag].(bool)
+// string} from the value a query produced; anything else is an error, so a
+// malformed answer is never taken for a yes.
+func answerFields(v ast.Value, query, flag string) (bool, authz.Reason, string, error) {
+	obj, ok := v.(ast.Object)
 	if !ok {
-		return false, "", "", fmt.Errorf("%s.%s is %T, want a boolean", query, flag, obj[flag])
+		return false, "", "", fmt.Errorf("%s is %s, want an object", query, ast.ValueName(v))
 	}
-	reason, _ := obj["reason"].(string)
+	yes, ok := field[ast.Boolean](obj, flag)
+	if !ok {
+		return false, "", "", fmt.Errorf("%s.%s is missing or not a boolean", query, flag)
+	}
+	reason, _ := field[ast.String](obj, "reason")
 	if reason == "" {
 		return false, "", "", fmt.Errorf("%s.reason is missing or not a string", query)
 	}
-	message, _ := obj["message"].(string)
-	return yes, authz.Reason(reason), message, nil
+	message, _ := field[ast.String](obj, "message")
+	return bool(yes), authz.Reason(reason), string(message), nil
+}
+
+// field is obj[key] when it holds a T.
+func field[T ast.Value](obj ast.Object, key string) (T, bool) {
+	var zero T
+	t := obj.Get(ast.InternedTerm(key))
+	if t == nil {
+		return zero, false
+	}
+	v, ok := t.Value.(T)
+	return v, ok
 }
 
 // Reload reads the policy files again and, if they changed since the last

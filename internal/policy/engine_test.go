@@ -350,6 +350,7 @@ func TestWatchSwapsWithoutFailingRequests(t *testing.T) {
 		wg.Go(func() {
 			for ctx.Err() == nil {
 				if _, _, err := e.Evaluate(ctx, adminInput("org:member")); err != nil && ctx.Err() == nil {
+					t.Log(err)
 					failures.Add(1)
 				}
 			}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/topdown"
 )
@@ -22,7 +23,12 @@ type ruleQuery struct {
 	compiler *ast.Compiler
 	store    storage.Store
 	body     ast.Body // resultVar = <ref>, compiled
+	caches   ruleCaches
 }
+
+// noMetrics spares each evaluation the metrics topdown would otherwise
+// create and time: nothing reads them.
+var noMetrics = metrics.NoOp()
 
 // resultVar is the variable the prepared query binds to the rule's value.
 var resultVar = ast.Var("__verdict_result__")
@@ -62,12 +68,17 @@ func (q *ruleQuery) eval(ctx context.Context, input ast.Value, timeout time.Dura
 	defer timer.Stop()
 	defer context.AfterFunc(ctx, cancel.Cancel)()
 
+	rules := q.caches.get()
+	defer q.caches.put(rules)
+
 	tq := topdown.NewQuery(q.body).
 		WithCompiler(q.compiler).
 		WithStore(q.store).
 		WithTransaction(txn).
 		WithInput(ast.NewTerm(input)).
 		WithCancel(cancel).
+		WithVirtualCache(rules).
+		WithMetrics(noMetrics).
 		WithStrictBuiltinErrors(true)
 	if tracer != nil {
 		tq = tq.WithQueryTracer(tracer)

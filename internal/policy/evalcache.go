@@ -1,0 +1,129 @@
+package policy
+
+import (
+	"sync"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/topdown"
+)
+
+// ruleCache is a topdown.VirtualCache (the values of rules evaluated during
+// one evaluation) kept flat and reused across evaluations. OPA's own is a
+// trie of hash maps built afresh for every evaluation, which costs some
+// fifty allocations per decision; a decision caches a dozen or so rules,
+// and looking one up among them is a short scan. Lookups match whole
+// references exactly, as the trie does.
+type ruleCache struct {
+	frames  []int        // where each frame's entries begin; the last is active
+	entries []cachedRule // every frame's, oldest first
+	terms   []*ast.Term  // the references' terms, which entries slice
+	keys    []ast.Ref    // scratch for Keys
+}
+
+type cachedRule struct {
+	ref       ast.Ref // a slice of terms: stable while the evaluation lasts
+	value     *ast.Term
+	undefined bool
+}
+
+var _ topdown.VirtualCache = (*ruleCache)(nil)
+
+// Push starts a frame: what is put in it is forgotten by the matching Pop.
+func (c *ruleCache) Push() { c.frames = append(c.frames, len(c.entries)) }
+
+// Pop forgets the active frame.
+func (c *ruleCache) Pop() {
+	start := c.frames[len(c.frames)-1]
+	c.frames = c.frames[:len(c.frames)-1]
+	clear(c.entries[start:])
+	c.entries = c.entries[:start]
+}
+
+// Get returns ref's value, or nil and true when ref was found undefined,
+// or nil and false when it is not cached.
+func (c *ruleCache) Get(ref ast.Ref) (*ast.Term, bool) {
+	i := c.find(ref)
+	switch {
+	case i < 0:
+		return nil, false
+	case c.entries[i].undefined: // once found undefined, always: as OPA's cache answers
+		return nil, true
+	}
+	return c.entries[i].value, false
+}
+
+// Put records ref's value; nil records that ref is undefined.
+func (c *ruleCache) Put(ref ast.Ref, value *ast.Term) {
+	i := c.find(ref)
+	if i < 0 {
+		// The evaluator may reuse ref's backing array once Put returns,
+		// so its terms are copied, into one growing arena.
+		start := len(c.terms)
+		c.terms = append(c.terms, ref...)
+		c.entries = append(c.entries, cachedRule{ref: c.terms[start:len(c.terms):len(c.terms)]})
+		i = len(c.entries) - 1
+	}
+	if value != nil {
+		c.entries[i].value = value
+	} else {
+		c.entries[i].undefined = true
+	}
+}
+
+// Keys returns the references with a value in the active frame.
+func (c *ruleCache) Keys() []ast.Ref {
+	c.keys = c.keys[:0]
+	for _, e := range c.entries[c.frames[len(c.frames)-1]:] {
+		if e.value != nil {
+			c.keys = append(c.keys, e.ref)
+		}
+	}
+	return c.keys
+}
+
+// find returns the index of ref's entry in the active frame, or -1.
+func (c *ruleCache) find(ref ast.Ref) int {
+	start := c.frames[len(c.frames)-1]
+	for i := len(c.entries) - 1; i >= start; i-- {
+		if c.entries[i].ref.Equal(ref) {
+			return i
+		}
+	}
+	return -1
+}
+
+// reset empties the cache for another evaluation, keeping its memory and
+// letting go of every term it pointed to.
+func (c *ruleCache) reset() {
+	clear(c.entries)
+	clear(c.terms)
+	clear(c.keys)
+	c.entries, c.terms, c.keys = c.entries[:0], c.terms[:0], c.keys[:0]
+	c.frames = append(c.frames[:0], 0)
+}
+
+// ruleCaches lends rule caches to evaluations.
+type ruleCaches struct{ pool sync.Pool }
+
+func (p *ruleCaches) get() *ruleCache {
+	if c, ok := p.pool.Get().(*ruleCache); ok {
+		return c
+	}
+	c := &ruleCache{}
+	c.reset()
+	return c
+}
+
+// put takes c back, unless it grew past what a decision needs (a team rule
+// that walked a long list): such a cache is left to the collector.
+func (p *ruleCaches) put(c *ruleCache) {
+	if cap(c.terms) > maxPooledTerms {
+		return
+	}
+	c.reset()
+	p.pool.Put(c)
+}
+
+// maxPooledTerms bounds the reference terms a pooled rule cache keeps room
+// for.
+const maxPooledTerms = 1 << 10
