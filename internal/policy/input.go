@@ -122,15 +122,16 @@ func principalObject(p authz.Principal) (ast.Object, error) {
 }
 
 func resourceObject(r *authz.Resource) (ast.Object, error) {
-	obj := ast.NewObject()
 	if r == nil {
-		return obj, nil
+		return ast.NewObject(), nil
 	}
-	putString(obj, keyType, r.Type)
-	putString(obj, keyID, r.ID)
-	putString(obj, keyOrgID, r.OrgID)
-	putString(obj, keyOrgSlug, r.OrgSlug)
-	putString(obj, keyOwnerID, r.OwnerID)
+	// Gathered first, so that the object is allocated once at its size.
+	var pairs pairList
+	pairs.addString(keyType, r.Type)
+	pairs.addString(keyID, r.ID)
+	pairs.addString(keyOrgID, r.OrgID)
+	pairs.addString(keyOrgSlug, r.OrgSlug)
+	pairs.addString(keyOwnerID, r.OwnerID)
 	// Empty attributes are left out, as in the resource's JSON form, which
 	// keys the decision cache: equal keys must mean equal inputs.
 	if len(r.Attributes) > 0 {
@@ -138,9 +139,27 @@ func resourceObject(r *authz.Resource) (ast.Object, error) {
 		if err != nil {
 			return nil, fmt.Errorf("resource attributes: %w", err)
 		}
-		obj.Insert(keyAttributes, ast.NewTerm(attrs))
+		pairs.add(keyAttributes, ast.NewTerm(attrs))
 	}
-	return obj, nil
+	return ast.NewObject(pairs.list[:pairs.n]...), nil
+}
+
+// pairList gathers the members of a small object.
+type pairList struct {
+	list [6][2]*ast.Term
+	n    int
+}
+
+func (p *pairList) add(key, value *ast.Term) {
+	p.list[p.n] = [2]*ast.Term{key, value}
+	p.n++
+}
+
+// addString adds a string member, unless it is empty.
+func (p *pairList) addString(key *ast.Term, s string) {
+	if s != "" {
+		p.add(key, ast.StringTerm(s))
+	}
 }
 
 func putString(obj ast.Object, key *ast.Term, s string) {
