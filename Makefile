@@ -14,14 +14,17 @@ run:
 	$(GO) run ./cmd/verdict dev
 
 ## test: the whole suite, Rego policies included, with the race detector
+## (the load harness in testdata/bench is a module of its own)
 test:
 	$(GO) test -race -shuffle=on -count=1 ./...
+	cd testdata/bench && $(GO) test -race -shuffle=on -count=1 ./...
 
-## lint: formatting and vet
+## lint: formatting and vet (gofmt covers testdata/bench too)
 lint:
 	@out=$$(gofmt -l .); \
 	if [ -n "$$out" ]; then echo "gofmt needs to run on:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	cd testdata/bench && $(GO) vet ./...
 
 ## check: what CI runs
 check: lint test
@@ -49,15 +52,14 @@ clean:
 	rm -rf bin cover.out
 
 ## load: Verdict against a plain OPA server running the same rules, side by side
-## (builds bin/verdict and bin/opa; OPA comes from the go.mod version, built
-## with a scratch copy of go.mod/go.sum so the module's own files stay as they are)
+## (builds bin/verdict, and bin/opa from the load harness's module, where OPA's
+## command is a tool at the version go.mod has; paths in LOAD_FLAGS are
+## relative to testdata/bench)
 LOAD_ROUNDS   ?= 3
 LOAD_DURATION ?= 10s
 LOAD_FLAGS    ?=
 .PHONY: load
 load:
 	$(GO) build -o bin/verdict ./cmd/verdict
-	modtmp=$$(mktemp -d) && cp go.mod go.sum $$modtmp/ && \
-	GOFLAGS=-mod=mod $(GO) build -modfile=$$modtmp/go.mod -o bin/opa github.com/open-policy-agent/opa; \
-	rc=$$?; rm -rf $$modtmp; exit $$rc
-	$(GO) run ./cmd/verdict-load -rounds $(LOAD_ROUNDS) -duration $(LOAD_DURATION) $(LOAD_FLAGS)
+	cd testdata/bench && $(GO) build -o ../../bin/opa github.com/open-policy-agent/opa
+	cd testdata/bench && $(GO) run . -rounds $(LOAD_ROUNDS) -duration $(LOAD_DURATION) $(LOAD_FLAGS)

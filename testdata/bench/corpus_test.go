@@ -146,7 +146,7 @@ func TestBenchRegoAgreesWithTheModel(t *testing.T) {
 	data["jwks_json_string"] = string(c.jwks)
 	ctx := context.Background()
 	opts := []func(*rego.Rego){rego.Query("data.bench.decision"), rego.Store(inmem.NewFromObject(data))}
-	files, err := filepath.Glob("../../testdata/bench/opa/*.rego")
+	files, err := filepath.Glob("opa/*.rego")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("bench rego files: %v, %v", files, err)
 	}

@@ -111,6 +111,14 @@ func TestExpect(t *testing.T) {
 			if got := r.expect(tt.p, tt.action, tt.res); got != tt.want {
 				t.Errorf("expect(%s) = %v, want %v", tt.action, got, tt.want)
 			}
+			// The unique-resource rounds rely on the id never deciding.
+			for _, id := range []string{"", "r_1", idPlaceholder, "u0000000000000042"} {
+				res := tt.res
+				res.ID = id
+				if got := r.expect(tt.p, tt.action, res); got != tt.want {
+					t.Errorf("expect(%s) with resource id %q = %v, want %v", tt.action, id, got, tt.want)
+				}
+			}
 		})
 	}
 }

@@ -72,24 +72,40 @@ func TestStatsAndSummary(t *testing.T) {
 	}
 }
 
-func TestReportRatios(t *testing.T) {
-	rep := report{rounds: 3, summaries: []summary{
-		{server: "verdict", concurrency: 16, roundStats: roundStats{throughput: 3000, p99: time.Millisecond}},
-		{server: "opa (jwt cache)", concurrency: 16, roundStats: roundStats{throughput: 1000, p99: 5 * time.Millisecond}},
+func TestReportPasses(t *testing.T) {
+	newPass := func(title string, verdictTput float64, cache cacheLookups) pass {
+		return pass{title: title, cache: cache, summaries: []summary{
+			{server: "verdict", concurrency: 16, roundStats: roundStats{throughput: verdictTput, p99: time.Millisecond}},
+			{server: "opa (jwt cache)", concurrency: 16, roundStats: roundStats{throughput: 1000, p99: 5 * time.Millisecond}},
+		}}
+	}
+	rep := report{rounds: 3, passes: []pass{
+		newPass("unique", 2000, cacheLookups{misses: 500}),
+		newPass("repeat", 3000, cacheLookups{hits: 990, misses: 10}),
 	}, memory: []memory{{server: "verdict", idle: 20 << 20, after: 30 << 20, startup: 50 * time.Millisecond}}}
 	var b strings.Builder
 	if err := rep.write(&b); err != nil {
 		t.Fatalf("write() error = %v", err)
 	}
-	for _, want := range []string{
+	// In the order the report must show them: the unique pass first.
+	wants := []string{
+		"unique:",
 		"req/s (median of 3)",
-		"ratio verdict/opa (jwt cache): throughput ×3.0 at c=16; p99 opa (jwt cache)/verdict ×5.0 at c=16",
+		"ratio verdict/opa (jwt cache): throughput ×2.0 at c=16; p99 opa (jwt cache)/verdict ×5.0 at c=16",
+		"verdict decision cache during these rounds: 0.0% hits (0 of 500 lookups)",
+		"repeat:",
+		"ratio verdict/opa (jwt cache): throughput ×3.0 at c=16",
+		"verdict decision cache during these rounds: 99.0% hits (990 of 1000 lookups)",
 		"RSS: verdict idle 20.0 MiB, after 30.0 MiB",
 		"start-up to ready: verdict 50 ms",
-	} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("report lacks %q:\n%s", want, b.String())
+	}
+	out := b.String()
+	for _, want := range wants {
+		i := strings.Index(out, want)
+		if i < 0 {
+			t.Fatalf("report lacks %q after the lines before it:\n%s", want, b.String())
 		}
+		out = out[i+len(want):]
 	}
 }
 

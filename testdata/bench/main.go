@@ -1,18 +1,23 @@
-// Command verdict-load measures Verdict against the alternative its users
-// would pick: a plain OPA server running the same rules in Rego, verifying
-// the token with io.jwt.decode_verify (testdata/bench/opa).
+// Command bench (the load harness, run by make load) measures Verdict
+// against the alternative its users would pick: a plain OPA server running
+// the same rules in Rego, verifying the token with io.jwt.decode_verify
+// (opa/). It is a module of its own so that Verdict's go.mod never carries
+// OPA's command and what only benchmarks need.
 //
 // It generates a corpus (an RSA-2048 key, its JWKS, Clerk v1 and v2 session
 // tokens for many users and a mix of /v1/check requests, each with the
 // decision the contract requires, derived from how the request was built),
 // starts both servers pinned to core 0, checks every answer of both, then
-// alternates timed rounds between them from core 1 and prints throughput,
-// exact latency percentiles, server CPU per request, memory and start-up
-// time. It exits non-zero if Verdict answered anything wrong.
+// alternates timed rounds between them from core 1: first with a resource
+// id never sent before on every request, then with the corpus replayed as
+// generated. It prints throughput, exact latency percentiles, server CPU
+// per request, Verdict's decision-cache hit ratio, memory and start-up
+// time, and exits non-zero if Verdict answered anything wrong.
 //
-// Usage (make load builds both binaries first):
+// Usage, from this directory (make load builds both binaries first; the
+// default paths are relative to here):
 //
-//	go run ./cmd/verdict-load -verdict bin/verdict -opa bin/opa [-rounds 3 -duration 10s -concurrency 16,64]
+//	go run . [-verdict ../../bin/verdict -opa ../../bin/opa -rounds 3 -duration 10s -concurrency 16,64]
 package main
 
 import (
@@ -37,7 +42,7 @@ func main() {
 	err := run(ctx, os.Args, os.Stdout)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "verdict-load:", err)
+		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
@@ -54,18 +59,20 @@ type options struct {
 	requests    int
 	users       int
 	opaDefaults bool
-	quick       bool
-	verdictArgs []string
+	// repeatCorpus also times the corpus replayed with its own ids.
+	repeatCorpus bool
+	quick        bool
+	verdictArgs  []string
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
 	var o options
-	fs := flag.NewFlagSet("verdict-load", flag.ContinueOnError)
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.verdictBin, "verdict", "bin/verdict", "Verdict binary")
-	fs.StringVar(&o.opaBin, "opa", "bin/opa", "OPA binary")
-	fs.StringVar(&o.policies, "policies", "policies", "Verdict's policy directory (its data.json is given to OPA too)")
-	fs.StringVar(&o.benchRego, "bench-rego", "testdata/bench/opa", "the same rules in Rego for a plain OPA server")
+	fs.StringVar(&o.verdictBin, "verdict", "../../bin/verdict", "Verdict binary")
+	fs.StringVar(&o.opaBin, "opa", "../../bin/opa", "OPA binary")
+	fs.StringVar(&o.policies, "policies", "../../policies", "Verdict's policy directory (its data.json is given to OPA too)")
+	fs.StringVar(&o.benchRego, "bench-rego", "opa", "the same rules in Rego for a plain OPA server")
 	fs.IntVar(&o.rounds, "rounds", 3, "timed rounds per server and concurrency")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of one round")
 	conc := fs.String("concurrency", "16,64", "comma-separated numbers of concurrent connections")
@@ -76,6 +83,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return nil
 	})
 	fs.BoolVar(&o.opaDefaults, "opa-defaults", false, "also measure OPA with its default configuration (no JWT cache)")
+	fs.BoolVar(&o.repeatCorpus, "repeat-corpus", true,
+		"after the unique-resource rounds, time the same rounds on the corpus replayed with its own ids (the decision cache's best case); false halves the run")
 	fs.BoolVar(&o.quick, "quick", false, "a smoke run: 1 round of 1s, 500 requests, 100 users")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -123,7 +132,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer restore()
 
-	dir, err := os.MkdirTemp("", "verdict-load-")
+	dir, err := os.MkdirTemp("", "verdict-bench-")
 	if err != nil {
 		return fmt.Errorf("create work directory: %w", err)
 	}
@@ -218,88 +227,6 @@ func startAll(ctx context.Context, opts options, c *corpus, dir string, core int
 		servers = append(servers, s)
 	}
 	return servers, nil
-}
-
-// measure checks every answer, then runs the timed rounds and prints the
-// report. Verdict must answer everything right before it is timed.
-func measure(ctx context.Context, opts options, c *corpus, servers []*server, stdout io.Writer) error {
-	rep := report{rounds: opts.rounds}
-	wire := make([][][]byte, len(servers))
-	for i, s := range servers {
-		idle, err := rss(s.pid())
-		if err != nil {
-			return err
-		}
-		rep.memory = append(rep.memory, memory{server: s.name, idle: idle, startup: s.startup})
-		if wire[i], err = encodeRequests(s, c.requests); err != nil {
-			return err
-		}
-	}
-	if err := checkAnswers(ctx, c, servers, wire, stdout); err != nil {
-		return err
-	}
-	for _, conc := range opts.concurrency {
-		sums, err := timeRounds(ctx, opts, conc, servers, wire, stdout)
-		if err != nil {
-			return err
-		}
-		rep.summaries = append(rep.summaries, sums...)
-	}
-	for i, s := range servers {
-		after, err := rss(s.pid())
-		if err != nil {
-			return err
-		}
-		rep.memory[i].after = after
-	}
-	fmt.Fprintln(stdout)
-	return rep.write(stdout)
-}
-
-// checkAnswers sends every request once to every server and prints the
-// wrong answers; any wrong answer from Verdict is an error.
-func checkAnswers(ctx context.Context, c *corpus, servers []*server, wire [][][]byte, stdout io.Writer) error {
-	verdictWrong := 0
-	for i, s := range servers {
-		res, err := verifyAnswers(ctx, s, wire[i], c.requests, 8)
-		if err != nil {
-			return errors.Join(err, s.exited())
-		}
-		writeVerification(stdout, s.name, res, len(c.requests))
-		if res.wrong > 0 {
-			fmt.Fprintf(stdout, "  %s log (last lines): %s\n", s.name, tail(s.logPath))
-		}
-		if s.name == "verdict" {
-			verdictWrong = res.wrong
-		}
-	}
-	if verdictWrong > 0 {
-		return fmt.Errorf("verdict answered %d of %d requests wrong; not timing it", verdictWrong, len(c.requests))
-	}
-	return nil
-}
-
-// timeRounds alternates the servers round by round (A B A B ...) at one
-// concurrency and returns each server's medians.
-func timeRounds(ctx context.Context, opts options, conc int, servers []*server, wire [][][]byte, stdout io.Writer) ([]summary, error) {
-	perServer := make([][]roundStats, len(servers))
-	for round := range opts.rounds {
-		for i, s := range servers {
-			res, err := runRound(ctx, s, wire[i], conc, opts.duration)
-			if err != nil {
-				return nil, errors.Join(fmt.Errorf("%s round %d at c=%d: %w", s.name, round+1, conc, err), s.exited())
-			}
-			st := statsOf(res)
-			perServer[i] = append(perServer[i], st)
-			fmt.Fprintf(stdout, "  c=%-3d round %d %-16s %8.0f req/s  p50 %-8s p99 %-8s CPU/req %s\n", conc, round+1, s.name,
-				st.throughput, formatDuration(st.p50), formatDuration(st.p99), formatDuration(st.cpuPerReq))
-		}
-	}
-	sums := make([]summary, len(servers))
-	for i, s := range servers {
-		sums[i] = summarize(s.name, conc, perServer[i])
-	}
-	return sums, nil
 }
 
 // writeCorpusSummary prints what the corpus holds.

@@ -103,28 +103,27 @@ type memory struct {
 	startup     time.Duration
 }
 
-// report is everything the final table shows.
-type report struct {
+// pass is one timed pass: its summaries and Verdict's decision-cache
+// lookups during it.
+type pass struct {
+	title     string
 	summaries []summary
-	memory    []memory
-	rounds    int
+	cache     cacheLookups
 }
 
-// write prints the table, the ratios, memory and start-up times.
+// report is everything the final tables show.
+type report struct {
+	passes []pass
+	memory []memory
+	rounds int
+}
+
+// write prints each pass (table, ratios, Verdict's cache hits) in the
+// order run, then memory and start-up times.
 func (r report) write(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
-	fmt.Fprintf(tw, "server\tc\treq/s (median of %d)\tp50\tp99\tmax\tCPU/req\tserver core\tloadgen core\terrors\n", r.rounds)
-	for _, s := range r.summaries {
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%.0f%%\t%.0f%%\t%d\n", s.server, s.concurrency, s.throughput,
-			formatDuration(s.p50), formatDuration(s.p99), formatDuration(s.max), formatDuration(s.cpuPerReq),
-			100*s.serverUtil, 100*s.selfUtil, s.failures)
-	}
-	if err := tw.Flush(); err != nil {
-		return fmt.Errorf("write table: %w", err)
-	}
-	for _, other := range r.others() {
-		if line := r.ratioLine(other); line != "" {
-			fmt.Fprintln(w, line)
+	for _, p := range r.passes {
+		if err := p.write(w, r.rounds); err != nil {
+			return err
 		}
 	}
 	var rss, startup []string
@@ -137,10 +136,32 @@ func (r report) write(w io.Writer) error {
 	return err
 }
 
+// write prints the pass's title, table, ratios and cache line.
+func (p pass) write(w io.Writer, rounds int) error {
+	fmt.Fprintf(w, "%s:\n", p.title)
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	fmt.Fprintf(tw, "server\tc\treq/s (median of %d)\tp50\tp99\tmax\tCPU/req\tserver core\tloadgen core\terrors\n", rounds)
+	for _, s := range p.summaries {
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%.0f%%\t%.0f%%\t%d\n", s.server, s.concurrency, s.throughput,
+			formatDuration(s.p50), formatDuration(s.p99), formatDuration(s.max), formatDuration(s.cpuPerReq),
+			100*s.serverUtil, 100*s.selfUtil, s.failures)
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("write table: %w", err)
+	}
+	for _, other := range p.others() {
+		if line := p.ratioLine(other); line != "" {
+			fmt.Fprintln(w, line)
+		}
+	}
+	_, err := fmt.Fprintf(w, "verdict decision cache during these rounds: %s\n\n", p.cache)
+	return err
+}
+
 // others lists the servers Verdict is compared with, in table order.
-func (r report) others() []string {
+func (p pass) others() []string {
 	var names []string
-	for _, s := range r.summaries {
+	for _, s := range p.summaries {
 		if s.server != "verdict" && !slices.Contains(names, s.server) {
 			names = append(names, s.server)
 		}
@@ -149,13 +170,13 @@ func (r report) others() []string {
 }
 
 // ratioLine compares Verdict with other at every concurrency both ran.
-func (r report) ratioLine(other string) string {
+func (p pass) ratioLine(other string) string {
 	var tput, p99 []string
-	for _, v := range r.summaries {
+	for _, v := range p.summaries {
 		if v.server != "verdict" {
 			continue
 		}
-		o, ok := r.find(other, v.concurrency)
+		o, ok := p.find(other, v.concurrency)
 		if !ok || o.throughput == 0 || v.p99 == 0 {
 			continue
 		}
@@ -169,8 +190,8 @@ func (r report) ratioLine(other string) string {
 		other, strings.Join(tput, ", "), other, strings.Join(p99, ", "))
 }
 
-func (r report) find(server string, c int) (summary, bool) {
-	for _, s := range r.summaries {
+func (p pass) find(server string, c int) (summary, bool) {
+	for _, s := range p.summaries {
 		if s.server == server && s.concurrency == c {
 			return s, true
 		}

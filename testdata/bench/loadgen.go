@@ -17,30 +17,10 @@ import (
 )
 
 // The load generator speaks HTTP/1.1 itself over one keep-alive connection
-// per worker: each request is serialized once, up front, and a response is
-// read with a few slice operations. net/http's client would spend several
-// times more CPU per request on the generator's single core and blur the
-// measurement.
-
-// encodeRequests serializes every request for s: a complete HTTP/1.1
-// request, headers and body.
-func encodeRequests(s *server, reqs []request) ([][]byte, error) {
-	out := make([][]byte, len(reqs))
-	for i, r := range reqs {
-		var body any = r.check
-		if s.wrapInput {
-			body = map[string]any{"input": r.check}
-		}
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, fmt.Errorf("encode request %d: %w", i, err)
-		}
-		head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n",
-			s.checkPath, s.addr, len(b))
-		out[i] = append([]byte(head), b...)
-	}
-	return out, nil
-}
+// per worker: each request is serialized once, up front (wire.go), and a
+// response is read with a few slice operations. net/http's client would
+// spend several times more CPU per request on the generator's single core
+// and blur the measurement.
 
 // conn is a keep-alive HTTP/1.1 client connection.
 type conn struct {
@@ -165,14 +145,14 @@ type verifyResult struct {
 
 // verifyAnswers sends every request once (workers in parallel) and compares
 // each answer with the expected decision.
-func verifyAnswers(ctx context.Context, s *server, wire [][]byte, reqs []request, workers int) (verifyResult, error) {
+func verifyAnswers(ctx context.Context, s *server, p payloads, reqs []request, workers int) (verifyResult, error) {
 	res := verifyResult{byWant: map[string]int{}}
 	var mu sync.Mutex
 	var next atomic.Int64
 	errc := make(chan error, workers)
 	for range workers {
 		go func() {
-			errc <- verifyWorker(ctx, s, wire, reqs, &next, func(i int, got string) {
+			errc <- verifyWorker(ctx, s, p.feed(), reqs, &next, func(i int, got string) {
 				mu.Lock()
 				defer mu.Unlock()
 				res.wrong++
@@ -193,7 +173,7 @@ func verifyAnswers(ctx context.Context, s *server, wire [][]byte, reqs []request
 	return res, first
 }
 
-func verifyWorker(ctx context.Context, s *server, wire [][]byte, reqs []request, next *atomic.Int64, wrong func(int, string)) error {
+func verifyWorker(ctx context.Context, s *server, f *feed, reqs []request, next *atomic.Int64, wrong func(int, string)) error {
 	c, err := dial(ctx, s.addr)
 	if err != nil {
 		return err
@@ -201,10 +181,10 @@ func verifyWorker(ctx context.Context, s *server, wire [][]byte, reqs []request,
 	defer c.close()
 	for {
 		i := int(next.Add(1) - 1)
-		if i >= len(wire) || ctx.Err() != nil {
+		if i >= len(reqs) || ctx.Err() != nil {
 			return ctx.Err()
 		}
-		status, body, err := c.do(wire[i])
+		status, body, err := c.do(f.request(i))
 		if err != nil {
 			return fmt.Errorf("%s request %d: %w", s.name, i, err)
 		}
@@ -257,19 +237,20 @@ type roundResult struct {
 	selfCPU   time.Duration
 }
 
-// runRound replays wire round-robin from c workers, each over its own
+// runRound replays p round-robin from c workers, each over its own
 // keep-alive connection, for d. Every connection carries one untimed
 // request first, so the round measures requests, not the server accepting
 // connections.
-func runRound(ctx context.Context, s *server, wire [][]byte, c int, d time.Duration) (roundResult, error) {
+func runRound(ctx context.Context, s *server, p payloads, c int, d time.Duration) (roundResult, error) {
 	conns := make([]*conn, c)
+	warm := p.feed()
 	for i := range conns {
 		cn, err := dial(ctx, s.addr)
 		if err != nil {
 			return roundResult{}, err
 		}
 		defer cn.close()
-		if _, _, err := cn.do(wire[i%len(wire)]); err != nil {
+		if _, _, err := cn.do(warm.request(i % warm.size())); err != nil {
 			return roundResult{}, fmt.Errorf("warm-up request: %w", err)
 		}
 		conns[i] = cn
@@ -283,7 +264,7 @@ func runRound(ctx context.Context, s *server, wire [][]byte, c int, d time.Durat
 	for w := range c {
 		wg.Go(func() {
 			<-start
-			samples[w], failures[w] = worker(ctx, s.addr, conns[w], wire, &next, &stop)
+			samples[w], failures[w] = worker(ctx, s.addr, conns[w], p.feed(), &next, &stop)
 		})
 	}
 	srv0, self0, err := cpuTimes(s.pid())
@@ -319,13 +300,15 @@ func cpuTimes(pid int) (server, self time.Duration, err error) {
 	return server, self, err
 }
 
-// worker sends requests until stop, recording each successful one's
-// latency. A failed request is counted and its connection replaced.
-func worker(ctx context.Context, addr string, c *conn, wire [][]byte, next *atomic.Uint64, stop *atomic.Bool) ([]time.Duration, int) {
+// worker sends requests until stop, taking them round-robin from its
+// feed, and records each successful one's latency (the request is ready
+// before the clock starts). A failed request is counted and its connection
+// replaced.
+func worker(ctx context.Context, addr string, c *conn, f *feed, next *atomic.Uint64, stop *atomic.Bool) ([]time.Duration, int) {
 	lat := make([]time.Duration, 0, 1<<15)
 	failures := 0
 	for !stop.Load() && ctx.Err() == nil {
-		req := wire[(next.Add(1)-1)%uint64(len(wire))]
+		req := f.request(int((next.Add(1) - 1) % uint64(f.size())))
 		t0 := time.Now()
 		status, _, err := c.do(req)
 		elapsed := time.Since(t0)
