@@ -56,6 +56,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return fmt.Errorf("load dev JWKS: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	followCgroupMemoryLimit(getenv, logger)
 	cfg.Verify = verifyConfig{ClockSkew: defaultClockSkew, TokenCacheSize: defaultTokenCacheSize, DecisionCacheSize: defaultDecisionCacheSize}
 	svc, err := newService(ctx, logger, src, keys, cfg)
 	if err != nil {

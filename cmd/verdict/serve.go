@@ -45,6 +45,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 
 	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	followCgroupMemoryLimit(getenv, logger)
 	keys, background, err := loadKeys(cfg.Keys, logger)
 	if err != nil {
 		return err
