@@ -10,6 +10,7 @@ package metrics
 
 import (
 	"net/http"
+	"regexp"
 	"sync"
 	"time"
 
@@ -72,7 +73,12 @@ func New() *Metrics {
 	}
 	reg.MustRegister(
 		m.decisions, m.duration, m.verifications, m.reloads, m.tokenCache, m.decisionCache, m.evalTimeouts,
-		collectors.NewGoCollector(),
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
+			// How long ready goroutines wait for a CPU, and how long the
+			// collector stops the world: where a latency tail comes from
+			// when the service runs short of CPU.
+			collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/sched/(latencies|pauses/total/gc):seconds$`)},
+		)),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	// Pre-create the fixed series so dashboards and alerts see zeros rather

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/verdict-pdp/verdict/internal/metrics"
 )
@@ -48,12 +49,21 @@ func TestRuntimeCollectors(t *testing.T) {
 		t.Fatal(err)
 	}
 	var goSeen, processSeen bool
+	histograms := map[string]bool{}
 	for _, f := range families {
 		goSeen = goSeen || strings.HasPrefix(f.GetName(), "go_")
 		processSeen = processSeen || strings.HasPrefix(f.GetName(), "process_")
+		histograms[f.GetName()] = f.GetType() == dto.MetricType_HISTOGRAM
 	}
 	if !goSeen || !processSeen {
 		t.Errorf("go collector present = %v, process collector present = %v; want both", goSeen, processSeen)
+	}
+	// The scheduling latency and GC pause histograms explain a latency
+	// tail; the load harness reads the first.
+	for _, name := range []string{"go_sched_latencies_seconds", "go_sched_pauses_total_gc_seconds"} {
+		if !histograms[name] {
+			t.Errorf("%s is not exposed as a histogram", name)
+		}
 	}
 }
 
