@@ -20,9 +20,10 @@ type authenticateResponse struct {
 // handleAuthenticate serves POST /v1/authenticate: verify a token and return
 // the normalized principal, or the reason it was not accepted.
 func (s *server) handleAuthenticate() http.Handler {
+	decode := decoderFor[authenticateRequest]()
 	return s.endpoint(func(w http.ResponseWriter, r *http.Request) error {
 		var req authenticateRequest
-		if err := decodeJSON(r, &req); err != nil {
+		if err := decode(requestBody(r), &req); err != nil {
 			return err
 		}
 		resp, err := s.authenticate(r, req.Token)

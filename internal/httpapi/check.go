@@ -59,9 +59,10 @@ func (r checkRequest) check(explainable bool) (authz.Check, error) {
 
 // handleCheck serves POST /v1/check: one decision.
 func (s *server) handleCheck() http.Handler {
+	decode := decoderFor[checkRequest]()
 	return s.endpoint(func(w http.ResponseWriter, r *http.Request) error {
 		var req checkRequest
-		if err := decodeJSON(r, &req); err != nil {
+		if err := decode(requestBody(r), &req); err != nil {
 			return err
 		}
 		c, err := req.check(s.explain)
@@ -105,9 +106,10 @@ type batchResponse struct {
 // handleBatch serves POST /v1/check/batch: many decisions for one token,
 // which is verified once.
 func (s *server) handleBatch() http.Handler {
+	decode := decoderFor[batchRequest]()
 	return s.endpoint(func(w http.ResponseWriter, r *http.Request) error {
 		var req batchRequest
-		if err := decodeJSON(r, &req); err != nil {
+		if err := decode(requestBody(r), &req); err != nil {
 			return err
 		}
 		checks, err := req.checks(s.limits.MaxBatch, s.explain)

@@ -12,54 +12,69 @@ import (
 	"strings"
 )
 
-// decodeJSON decodes the request body, which admission has read and
-// checked for type and size, into dst, strictly: a single value with no
-// unknown fields and no wrong types (400).
-func decodeJSON(r *http.Request, dst any) error {
-	return unmarshalStrict(requestBody(r), dst)
+// decoderFor builds the strict decoder of request type T, once per handler.
+// It decodes a body that admission has read and checked for type and size
+// into dst: a single value with no unknown field, no repeated key and no
+// wrong type (400).
+func decoderFor[T any]() func(body []byte, dst *T) error {
+	p := compile(reflect.TypeFor[T]())
+	return func(body []byte, dst *T) error { return p.unmarshal(body, reflect.ValueOf(dst).Elem()) }
 }
 
-// unmarshalStrict decodes exactly one JSON value into dst, refusing unknown
-// fields, duplicate keys and trailing data. Numbers in free-form objects
-// stay exact.
+// unmarshalStrict is decoderFor for one body, into any type.
+func unmarshalStrict(body []byte, dst any) error {
+	v := reflect.ValueOf(dst).Elem()
+	return compile(v.Type()).unmarshal(body, v)
+}
+
+// unmarshal decodes exactly one JSON value into v, refusing unknown fields,
+// duplicate keys and trailing data. Numbers in free-form objects stay
+// exact.
 //
 // encoding/json matches keys case-insensitively and lets the last of a
 // repeated key win, so a gateway that reads keys exactly would see another
-// request than ours ({"org_id": "a", "ORG_ID": "b"}). One strict pass over
-// the body (scanBody) refuses both before encoding/json's result is used;
-// faults are reported in document order, malformed JSON first, as
-// encoding/json reports them.
-func unmarshalStrict(body []byte, dst any) error {
-	s := scanBody(body, reflect.TypeOf(dst))
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	dec.UseNumber()
-	err := dec.Decode(dst)
-	switch {
-	case err != nil && !isFieldError(err):
-		return badRequest(describeJSONError(err))
-	case s.strict != nil && s.strict == s.first:
-		return badRequest(s.strict.Error())
-	case err != nil:
-		return badRequest(describeJSONError(s.locate(err)))
-	case s.strict != nil:
-		return badRequest(s.strict.Error())
-	case s.err != nil: // encoding/json and the walk share a scanner: not expected
-		return badRequest("malformed JSON")
-	case dec.More():
-		return badRequest("request body holds more than one JSON value")
+// request than ours ({"org_id": "a", "ORG_ID": "b"}). Keys here must be
+// exactly a field's name, and no object, free-form ones included, may
+// repeat one. A body is read once, and the first fault in document order
+// is reported, malformed JSON first, as encoding/json reports it: it reads
+// the whole value before decoding any of it (refuse).
+func (p *plan) unmarshal(body []byte, v reflect.Value) error {
+	l := lexer{data: body}
+	if err := l.value(p, v); err != nil {
+		return refuse(body, err)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return badRequest("request body holds data after the JSON value")
-	}
-	return nil
+	return l.end()
 }
 
-// isFieldError reports an error encoding/json finds in a well-formed body:
-// a value of the wrong type or an unknown field.
-func isFieldError(err error) bool {
-	var typ *json.UnmarshalTypeError
-	return errors.As(err, &typ) || strings.HasPrefix(err.Error(), "json: unknown field ")
+// end checks what follows the value: white space only.
+func (l *lexer) end() error {
+	l.space()
+	switch {
+	case l.pos == len(l.data):
+		return nil
+	case l.data[l.pos] == ']' || l.data[l.pos] == '}':
+		return badRequest("request body holds data after the JSON value")
+	}
+	return badRequest("request body holds more than one JSON value")
+}
+
+// refuse says why a body was refused: malformed JSON in its first value
+// in encoding/json's words, or else the fault (a *fieldError) found.
+func refuse(body []byte, fault error) error {
+	if err := firstValueError(body); err != nil {
+		return badRequest(describeJSONError(err))
+	}
+	if f, ok := fault.(*fieldError); ok {
+		return badRequest(f.Error())
+	}
+	return badRequest("malformed JSON") // refused here, taken by encoding/json: not expected
+}
+
+// firstValueError is encoding/json's error reading the first JSON value of
+// body, if it is malformed or missing.
+func firstValueError(body []byte) error {
+	var first json.RawMessage
+	return json.NewDecoder(bytes.NewReader(body)).Decode(&first)
 }
 
 // requireJSON accepts application/json and any +json type.
@@ -75,26 +90,18 @@ func requireJSON(contentType string) error {
 	}
 }
 
-// describeJSONError turns decoder errors into messages that name the field
-// and never echo the body (which may hold a token).
+// describeJSONError turns encoding/json's errors other than type errors
+// (which stdFault places) into messages that never echo the body (which
+// may hold a token).
 func describeJSONError(err error) string {
-	var field *fieldError
 	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
 	switch {
-	case errors.As(err, &field):
-		return field.Error()
 	case errors.Is(err, io.EOF):
 		return "request body is empty"
 	case errors.As(err, &syntax):
 		return fmt.Sprintf("malformed JSON at byte %d", syntax.Offset)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "malformed JSON: unexpected end of input"
-	case errors.As(err, &typ):
-		if typ.Field != "" {
-			return typeMessage(typ.Field, typ.Type, valueKind(typ))
-		}
-		return fmt.Sprintf("request body must be a JSON object, not %s", valueKind(typ))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
 	}

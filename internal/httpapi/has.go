@@ -1,10 +1,7 @@
 package httpapi
 
 import (
-	"bytes"
-	"encoding/json"
 	"net/http"
-	"reflect"
 
 	"github.com/verdict-pdp/verdict/internal/authz"
 )
@@ -15,25 +12,84 @@ import (
 // Keys are still exact and never repeated (decodeHasRequest): "TOKEN" is
 // another field, not the token, as for every other endpoint.
 type hasRequest struct {
-	Token json.RawMessage
-	Check json.RawMessage
+	Token    string
+	BadToken bool           // "token" is there and neither a string nor null
+	Check    map[string]any // nil unless "check" is an object
 }
 
-// freeForm is the type of a body read without a schema: any keys, each
-// object's keys checked only for repeats.
-var freeForm = reflect.TypeFor[map[string]any]()
-
 // decodeHasRequest reads the body's "token" and "check" by their exact
-// names, after refusing a key repeated anywhere in it.
+// names, in one pass that refuses a key repeated anywhere in the body and
+// a number out of range, whichever comes first, before anything
+// malformed after it.
 func decodeHasRequest(body []byte) (hasRequest, error) {
-	if fault := scanBody(body, freeForm).strict; fault != nil {
-		return hasRequest{}, badRequest(fault.Error())
+	var req hasRequest
+	l := lexer{data: body}
+	kind, err := l.hasBody(&req)
+	if f, ok := err.(*fieldError); ok {
+		return hasRequest{}, badRequest(f.Error())
 	}
-	var fields map[string]json.RawMessage
-	if err := unmarshalLenient(body, &fields); err != nil {
-		return hasRequest{}, err
+	switch {
+	case err != nil:
+		return hasRequest{}, refuse(body, err)
+	case kind != "object" && kind != "null":
+		return hasRequest{}, badRequest(notAnObject(kind))
 	}
-	return hasRequest{Token: fields["token"], Check: fields["check"]}, nil
+	// As leniently as encoding/json's Decoder.More judged it: a closing
+	// bracket after the value is not another value.
+	if l.space(); l.pos < len(body) && body[l.pos] != ']' && body[l.pos] != '}' {
+		return hasRequest{}, badRequest("request body holds more than one JSON value")
+	}
+	return req, nil
+}
+
+// hasBody reads the body's first value, keeping token and check, and
+// returns its kind.
+func (l *lexer) hasBody(req *hasRequest) (kind string, err error) {
+	c, err := l.start()
+	if kind = kindAt(c); err != nil || kind != "object" {
+		return kind, l.skim()
+	}
+	var seen keySet
+	return kind, l.object(func(key []byte) error {
+		if seen.add(key) {
+			return &fieldError{duplicate: true}
+		}
+		return nil
+	}, func(key []byte) error {
+		switch string(key) {
+		case "token":
+			return l.hasToken(req)
+		case "check":
+			return l.hasCheck(req)
+		}
+		return l.skim()
+	})
+}
+
+// hasToken reads the token: a string, or null for none; anything else is
+// no token (BadToken), checked as free-form.
+func (l *lexer) hasToken(req *hasRequest) error {
+	switch c, err := l.start(); {
+	case err != nil:
+		return err
+	case c == '"':
+		s, err := l.str()
+		req.Token = string(s)
+		return err
+	case c != 'n':
+		req.BadToken = true
+	}
+	return l.skim()
+}
+
+// hasCheck reads the check, kept only if it is an object.
+func (l *lexer) hasCheck(req *hasRequest) error {
+	if c, err := l.start(); err != nil || c != '{' {
+		return l.skim()
+	}
+	var err error
+	req.Check, err = l.anyObject()
+	return err
 }
 
 // handleHas serves POST /v1/has: Clerk's has() answered for a token.
@@ -43,42 +99,16 @@ func (s *server) handleHas() http.Handler {
 		if err != nil {
 			return err
 		}
-		var check map[string]any
-		if !isJSONObject(req.Check) || unmarshalLenient(req.Check, &check) != nil {
+		if req.Check == nil {
 			return badRequest(`"check" is required and must be an object`)
 		}
-		var token string
-		if !isJSONNull(req.Token) && json.Unmarshal(req.Token, &token) != nil {
+		if req.BadToken {
 			return writeJSON(w, http.StatusOK, authz.HasAnswer{Reason: authz.ReasonTokenInvalid, Message: "token must be a string"})
 		}
-		answer, err := s.decider.Has(r.Context(), token, check)
+		answer, err := s.decider.Has(r.Context(), req.Token, req.Check)
 		if err != nil {
 			return internalError(err)
 		}
 		return writeJSON(w, http.StatusOK, answer)
 	})
-}
-
-// unmarshalLenient decodes one JSON object, ignoring unknown fields;
-// numbers stay exact.
-func unmarshalLenient(b []byte, dst any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(dst); err != nil {
-		return badRequest(describeJSONError(err))
-	}
-	if dec.More() {
-		return badRequest("request body holds more than one JSON value")
-	}
-	return nil
-}
-
-func isJSONObject(raw json.RawMessage) bool {
-	raw = bytes.TrimSpace(raw)
-	return len(raw) > 0 && raw[0] == '{'
-}
-
-func isJSONNull(raw json.RawMessage) bool {
-	raw = bytes.TrimSpace(raw)
-	return len(raw) == 0 || string(raw) == "null"
 }

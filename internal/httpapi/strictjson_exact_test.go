@@ -89,14 +89,31 @@ func sameExact(v reflect.Value, ref any, path string) error {
 }
 
 // duplicateKey finds a key repeated in one object of body, recursively and
-// independently of the walker. Malformed bodies have none.
+// independently of the decoder. Malformed bodies have none.
 func duplicateKey(body []byte) (string, bool) {
+	var dup string
+	found := eachKey(body, func(seen map[string]bool, key string) bool {
+		dup = key
+		return seen[key]
+	})
+	return dup, found
+}
+
+// hasKey reports whether an object of body has key among its keys.
+func hasKey(body []byte, key string) bool {
+	return eachKey(body, func(_ map[string]bool, k string) bool { return k == key })
+}
+
+// eachKey calls stop with each key of each object in body, in document
+// order and as far as body is well formed, with the keys of the object
+// before it, until stop returns true; it reports whether one did.
+func eachKey(body []byte, stop func(seen map[string]bool, key string) bool) bool {
 	dec := json.NewDecoder(bytes.NewReader(body))
-	var dup func() (string, bool, error)
-	dup = func() (string, bool, error) {
+	var walk func() (bool, error)
+	walk = func() (bool, error) {
 		tok, err := dec.Token()
 		if err != nil {
-			return "", false, err
+			return false, err
 		}
 		switch tok {
 		case json.Delim('{'):
@@ -104,31 +121,31 @@ func duplicateKey(body []byte) (string, bool) {
 			for dec.More() {
 				k, err := dec.Token()
 				if err != nil {
-					return "", false, err
+					return false, err
 				}
 				key, _ := k.(string)
-				if seen[key] {
-					return key, true, nil
+				if stop(seen, key) {
+					return true, nil
 				}
 				seen[key] = true
-				if key, found, err := dup(); found || err != nil {
-					return key, found, err
+				if stopped, err := walk(); stopped || err != nil {
+					return stopped, err
 				}
 			}
 		case json.Delim('['):
 			for dec.More() {
-				if key, found, err := dup(); found || err != nil {
-					return key, found, err
+				if stopped, err := walk(); stopped || err != nil {
+					return stopped, err
 				}
 			}
 		default:
-			return "", false, nil
+			return false, nil
 		}
 		_, err = dec.Token()
-		return "", false, err
+		return false, err
 	}
-	key, found, _ := dup()
-	return key, found
+	stopped, _ := walk()
+	return stopped
 }
 
 // manyKeys is n distinct members "k0":0, … of an object.
@@ -140,7 +157,7 @@ func manyKeys(n int) string {
 	return strings.Join(keys, ",")
 }
 
-// TestStructFields checks the names the walk takes for a struct against
+// TestStructFields checks the names the decoder takes for a struct against
 // encoding/json's own rules for embedded structs: a shallower field wins,
 // a tagged one wins at its depth, and names shared otherwise are dropped.
 func TestStructFields(t *testing.T) {

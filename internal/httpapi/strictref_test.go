@@ -6,18 +6,110 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"unicode"
 )
 
-// fieldError is a fault located by its full path in the document
+// This file keeps the request decoder the service had before it read JSON
+// itself, as the reference the new one is held to (FuzzDecodeCheck,
+// TestDecodeMatchesReference): encoding/json decodes the body, and a strict
+// walk over it with encoding/json's Decoder.Token refuses what
+// encoding/json lets through (keys in another case, repeated keys, numbers
+// out of range) and gives encoding/json's faults their full paths.
+
+// refUnmarshalStrict is the reference for unmarshalStrict.
+func refUnmarshalStrict(body []byte, dst any) error {
+	s := refScanBody(body, reflect.TypeOf(dst))
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	err := dec.Decode(dst)
+	switch {
+	case err != nil && !refIsFieldError(err):
+		return badRequest(refDescribe(err))
+	case s.strict != nil && s.strict == s.first:
+		return badRequest(s.strict.Error())
+	case err != nil:
+		return badRequest(refDescribe(s.locate(err)))
+	case s.strict != nil:
+		return badRequest(s.strict.Error())
+	case s.err != nil: // encoding/json and the walk share a scanner: not expected
+		return badRequest("malformed JSON")
+	case dec.More():
+		return badRequest("request body holds more than one JSON value")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return badRequest("request body holds data after the JSON value")
+	}
+	return nil
+}
+
+// refIsFieldError reports an error encoding/json finds in a well-formed
+// body: a value of the wrong type or an unknown field.
+func refIsFieldError(err error) bool {
+	var typ *json.UnmarshalTypeError
+	return errors.As(err, &typ) || strings.HasPrefix(err.Error(), "json: unknown field ")
+}
+
+// refDescribe is describeJSONError for the reference's errors.
+func refDescribe(err error) string {
+	var fault *refFault
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &fault):
+		return fault.Error()
+	case errors.As(err, &typ) && typ.Field != "":
+		return typeMessage(typ.Field, typ.Type, valueKind(typ))
+	case errors.As(err, &typ):
+		return notAnObject(valueKind(typ))
+	}
+	return describeJSONError(err)
+}
+
+// refDecodeHasRequest is the reference for decodeHasRequest: the walk
+// refuses repeated keys and numbers out of range anywhere, then
+// encoding/json reads the body leniently, and the handler took token and
+// check from what it read.
+func refDecodeHasRequest(body []byte) (hasRequest, error) {
+	if fault := refScanBody(body, reflect.TypeFor[map[string]any]()).strict; fault != nil {
+		return hasRequest{}, badRequest(fault.Error())
+	}
+	var fields map[string]json.RawMessage
+	if err := refUnmarshalLenient(body, &fields); err != nil {
+		return hasRequest{}, err
+	}
+	var req hasRequest
+	if raw := bytes.TrimSpace(fields["check"]); len(raw) > 0 && raw[0] == '{' {
+		if err := refUnmarshalLenient(raw, &req.Check); err != nil {
+			return hasRequest{}, err
+		}
+	}
+	if raw := bytes.TrimSpace(fields["token"]); len(raw) > 0 && string(raw) != "null" {
+		req.BadToken = json.Unmarshal(raw, &req.Token) != nil
+	}
+	return req, nil
+}
+
+// refUnmarshalLenient decodes one JSON object, ignoring unknown fields;
+// numbers stay exact.
+func refUnmarshalLenient(b []byte, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(dst); err != nil {
+		return badRequest(refDescribe(err))
+	}
+	if dec.More() {
+		return badRequest("request body holds more than one JSON value")
+	}
+	return nil
+}
+
+// refFault is a fault located by its full path in the document
 // ("checks[1].resource.org"): an unknown field, a duplicate key, a number
 // out of range, or a value of the wrong type.
-type fieldError struct {
+type refFault struct {
 	path       string
 	unknown    bool         // a key that is not exactly a field's name
 	duplicate  bool         // a key already seen in the same object
@@ -27,7 +119,7 @@ type fieldError struct {
 	got        string       // wrong type: the JSON kind sent ("number")
 }
 
-func (e *fieldError) Error() string {
+func (e *refFault) Error() string {
 	switch {
 	case e.unknown:
 		return fmt.Sprintf("unknown field %q", e.path)
@@ -42,47 +134,47 @@ func (e *fieldError) Error() string {
 // walkOnly reports a fault that encoding/json would not report: it matches
 // keys case-insensitively, lets the last duplicate win and keeps a free-form
 // number as text whatever its size.
-func (e *fieldError) walkOnly() bool { return e.unknown || e.duplicate || e.outOfRange }
+func (e *refFault) walkOnly() bool { return e.unknown || e.duplicate || e.outOfRange }
 
 // scan is what one strict pass over a body, alongside the type it is meant
 // for, found. The pass stops at the first walk-only fault; a type fault does
 // not stop it, so a key fault after a value encoding/json takes (a ",string"
 // field) is still found.
-type scan struct {
-	first  *fieldError // the first fault in document order, if any
-	strict *fieldError // the first walk-only fault (fieldError.walkOnly), if any
-	err    error       // why the walk stopped early: malformed input
+type refScan struct {
+	first  *refFault // the first fault in document order, if any
+	strict *refFault // the first walk-only fault (refFault.walkOnly), if any
+	err    error     // why the walk stopped early: malformed input
 }
 
-// scanBody walks the first JSON value of body alongside t. Keys must be
+// refScanBody walks the first JSON value of body alongside t. Keys must be
 // exactly a field's JSON name (encoding/json also takes them in another
 // case), and no object, free-form ones included, may repeat a key. It
 // reads values only to skip them, and stops quietly on malformed input,
 // which encoding/json then reports.
-func scanBody(body []byte, t reflect.Type) scan {
-	w := &walker{dec: json.NewDecoder(bytes.NewReader(body))}
+func refScanBody(body []byte, t reflect.Type) refScan {
+	w := &refWalker{dec: json.NewDecoder(bytes.NewReader(body))}
 	w.dec.UseNumber()
 	err := w.value(t)
-	return scan{first: w.first, strict: w.strict, err: err}
+	return refScan{first: w.first, strict: w.strict, err: err}
 }
 
 // locate gives an unknown-field or type error from decoding the body with
-// encoding/json the full path of its field, as a *fieldError; other errors
+// encoding/json the full path of its field, as a *refFault; other errors
 // are returned as they are. encoding/json names an unknown field by its key
 // alone and a mistyped one by a path without array indices. It reports the
 // first such error in document order, so the walk's first fault is that
 // error. Where the two disagree (the walk does not model fields promoted
 // from embedded structs, ",string" fields or numbers out of range), err is
 // kept as it is.
-func (s scan) locate(err error) error {
-	if s.first == nil || !s.first.is(err) || isRoot(s.first) {
+func (s refScan) locate(err error) error {
+	if s.first == nil || !s.first.is(err) || refIsRoot(s.first) {
 		return err
 	}
 	return s.first
 }
 
 // is reports whether e is the fault that err, from encoding/json, describes.
-func (e *fieldError) is(err error) bool {
+func (e *refFault) is(err error) bool {
 	var typ *json.UnmarshalTypeError
 	if errors.As(err, &typ) {
 		return !e.walkOnly() && e.want == typ.Type && e.got == valueKind(typ)
@@ -93,47 +185,24 @@ func (e *fieldError) is(err error) bool {
 
 // isRoot reports a type error of the body itself, which has no field to
 // name ("request body must be a JSON object").
-func isRoot(fault *fieldError) bool { return !fault.walkOnly() && fault.path == "" }
+func refIsRoot(fault *refFault) bool { return !fault.walkOnly() && fault.path == "" }
 
-// maxDepth bounds the nesting the walk follows, as encoding/json's scanner
-// does (it refuses deeper documents as malformed).
-const maxDepth = 10000
-
-var errTooDeep = errors.New("json: nested too deeply")
+var refErrTooDeep = errors.New("json: nested too deeply")
 
 // walker reads a document token by token. Its methods record faults and
 // return the decoder's error; they return early once a key fault is found.
-type walker struct {
+type refWalker struct {
 	dec    *json.Decoder
 	path   []segment // where the value being read sits
-	first  *fieldError
-	strict *fieldError
-}
-
-// segment is one step of a path: an object key, or an array index (>= 0).
-type segment struct {
-	key   string
-	index int
+	first  *refFault
+	strict *refFault
 }
 
 // pathString renders the path, only when a fault is found: building it for
 // every value would cost time quadratic in the nesting.
-func (w *walker) pathString() string {
-	var b strings.Builder
-	for _, s := range w.path {
-		if s.index >= 0 {
-			fmt.Fprintf(&b, "[%d]", s.index)
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteByte('.')
-		}
-		b.WriteString(s.key)
-	}
-	return b.String()
-}
+func (w *refWalker) pathString() string { return pathString(w.path) }
 
-func (w *walker) fault(f *fieldError) {
+func (w *refWalker) fault(f *refFault) {
 	if w.first == nil {
 		w.first = f
 	}
@@ -143,16 +212,16 @@ func (w *walker) fault(f *fieldError) {
 }
 
 // keyFault records an unknown or duplicate key at the current path plus key.
-func (w *walker) keyFault(key string, unknown bool) {
+func (w *refWalker) keyFault(key string, unknown bool) {
 	w.path = append(w.path, segment{key: key, index: -1})
-	w.fault(&fieldError{path: w.pathString(), unknown: unknown, duplicate: !unknown, key: key})
+	w.fault(&refFault{path: w.pathString(), unknown: unknown, duplicate: !unknown, key: key})
 	w.path = w.path[:len(w.path)-1]
 }
 
 // value reads one value meant for t; a nil t reads it free-form.
-func (w *walker) value(t reflect.Type) error {
+func (w *refWalker) value(t reflect.Type) error {
 	if len(w.path) > maxDepth {
-		return errTooDeep
+		return refErrTooDeep
 	}
 	tok, err := w.dec.Token()
 	if err != nil {
@@ -161,12 +230,12 @@ func (w *walker) value(t reflect.Type) error {
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	kind := tokenKind(tok)
+	kind := refTokenKind(tok)
 	switch {
-	case t == nil || kind == "null" || takesAnything(t):
+	case t == nil || kind == "null" || refTakesAnything(t):
 		return w.skim(tok)
-	case !fits(t, kind):
-		w.fault(&fieldError{path: w.pathString(), want: t, got: kind})
+	case !refFits(t, kind):
+		w.fault(&refFault{path: w.pathString(), want: t, got: kind})
 		return w.skim(tok) // encoding/json skips it; its keys must still be unique
 	case kind == "object":
 		return w.object(t)
@@ -177,7 +246,7 @@ func (w *walker) value(t reflect.Type) error {
 }
 
 // object reads the members of an object meant for t, a struct or a map.
-func (w *walker) object(t reflect.Type) error {
+func (w *refWalker) object(t reflect.Type) error {
 	var seen keySet
 	for w.dec.More() && w.strict == nil {
 		tok, err := w.dec.Token()
@@ -185,11 +254,11 @@ func (w *walker) object(t reflect.Type) error {
 			return err
 		}
 		key, _ := tok.(string)
-		mt, ok := member(t, key)
+		mt, ok := refMember(t, key)
 		switch {
 		case !ok:
 			w.keyFault(key, true)
-		case seen.add(key):
+		case seen.add([]byte(key)):
 			w.keyFault(key, false)
 		default:
 			w.path = append(w.path, segment{key: key, index: -1})
@@ -204,7 +273,7 @@ func (w *walker) object(t reflect.Type) error {
 }
 
 // array reads the elements of an array meant for t, a slice or an array.
-func (w *walker) array(t reflect.Type) error {
+func (w *refWalker) array(t reflect.Type) error {
 	for i := 0; w.dec.More() && w.strict == nil; i++ {
 		w.path = append(w.path, segment{index: i})
 		err := w.value(t.Elem())
@@ -217,7 +286,7 @@ func (w *walker) array(t reflect.Type) error {
 }
 
 // close reads the '}' or ']' that ends a value, unless the walk stops.
-func (w *walker) close() error {
+func (w *refWalker) close() error {
 	if w.strict != nil {
 		return nil
 	}
@@ -227,7 +296,7 @@ func (w *walker) close() error {
 
 // skim reads the rest of the free-form value that starts with tok, without
 // recursion, checking each of its objects for a duplicate key.
-func (w *walker) skim(tok json.Token) error {
+func (w *refWalker) skim(tok json.Token) error {
 	type frame struct {
 		object bool
 		next   int // array: the index of the next element
@@ -239,12 +308,12 @@ func (w *walker) skim(tok json.Token) error {
 	if !w.numberFits(tok, nil) {
 		return nil
 	}
-	if opens(tok) {
+	if refOpens(tok) {
 		stack = append(stack, frame{object: tok == json.Delim('{')})
 	}
 	for len(stack) > 0 && w.strict == nil {
 		if len(w.path) > maxDepth {
-			return errTooDeep
+			return refErrTooDeep
 		}
 		tok, err := w.dec.Token() // a key or a value, or the end
 		if err != nil {
@@ -260,7 +329,7 @@ func (w *walker) skim(tok json.Token) error {
 		seg := segment{index: top.next}
 		if top.object {
 			key, _ := tok.(string)
-			if top.seen.add(key) {
+			if top.seen.add([]byte(key)) {
 				w.keyFault(key, false)
 				return nil
 			}
@@ -274,7 +343,7 @@ func (w *walker) skim(tok json.Token) error {
 		if !w.numberFits(tok, &seg) {
 			return nil
 		}
-		if opens(tok) {
+		if refOpens(tok) {
 			w.path = append(w.path, seg)
 			stack = append(stack, frame{object: tok == json.Delim('{')})
 		}
@@ -285,7 +354,7 @@ func (w *walker) skim(tok json.Token) error {
 // numberFits reports whether tok, a free-form value at the current path
 // plus seg (if any), is not a number, or is one that fits; if not, it
 // records the fault, which stops the walk.
-func (w *walker) numberFits(tok json.Token, seg *segment) bool {
+func (w *refWalker) numberFits(tok json.Token, seg *segment) bool {
 	n, ok := tok.(json.Number)
 	if !ok || numberInRange(string(n)) {
 		return true
@@ -294,65 +363,14 @@ func (w *walker) numberFits(tok json.Token, seg *segment) bool {
 		w.path = append(w.path, *seg)
 		defer func() { w.path = w.path[:len(w.path)-1] }()
 	}
-	w.fault(&fieldError{path: w.pathString(), outOfRange: true})
+	w.fault(&refFault{path: w.pathString(), outOfRange: true})
 	return false
 }
 
-// numberInRange reports whether the JSON number s is within the range of an
-// IEEE 754 double, neither overflowing nor underflowing to zero, as I-JSON
-// (RFC 7493 §2.2) asks of interoperable numbers, with an exponent of at
-// most maxExponentDigits digits (a double needs three). Such a number is
-// kept as sent, digits and all; one outside the range is refused at the
-// door rather than failing later inside policy evaluation, which cannot
-// hold every such number either (0e99999999999999999999 is zero to
-// strconv but not to math/big).
-func numberInRange(s string) bool {
-	mantissa, exponent, _ := strings.Cut(strings.ToLower(s), "e")
-	if len(strings.TrimLeft(exponent, "+-")) > maxExponentDigits {
-		return false
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return false
-	}
-	return f != 0 || strings.Trim(mantissa, "-0.") == ""
-}
-
-// maxExponentDigits bounds the exponent of a number in a request.
-const maxExponentDigits = 4
-
-func opens(tok json.Token) bool { return tok == json.Delim('{') || tok == json.Delim('[') }
-
-// keySet holds the keys of one object: a short list while it is small, a
-// map beyond, so that checking for duplicates stays linear.
-type keySet struct {
-	list []string
-	set  map[string]struct{}
-}
-
-// add adds key and reports whether it was already there.
-func (s *keySet) add(key string) (dup bool) {
-	if s.set != nil {
-		if _, dup = s.set[key]; !dup {
-			s.set[key] = struct{}{}
-		}
-		return dup
-	}
-	if slices.Contains(s.list, key) {
-		return true
-	}
-	if s.list = append(s.list, key); len(s.list) > 16 {
-		s.set = make(map[string]struct{}, 2*len(s.list))
-		for _, k := range s.list {
-			s.set[k] = struct{}{}
-		}
-		s.list = nil
-	}
-	return false
-}
+func refOpens(tok json.Token) bool { return tok == json.Delim('{') || tok == json.Delim('[') }
 
 // tokenKind names a value's first token as encoding/json's type errors do.
-func tokenKind(tok json.Token) string {
+func refTokenKind(tok json.Token) string {
 	switch tok {
 	case json.Delim('{'):
 		return "object"
@@ -372,7 +390,7 @@ func tokenKind(tok json.Token) string {
 
 // takesAnything reports whether encoding/json hands any value to t without a
 // type error of its own: free-form any, and types that decode themselves.
-func takesAnything(t reflect.Type) bool {
+func refTakesAnything(t reflect.Type) bool {
 	p := reflect.PointerTo(t)
 	return t.Kind() == reflect.Interface || t == reflect.TypeFor[json.Number]() ||
 		p.Implements(reflect.TypeFor[json.Unmarshaler]()) ||
@@ -380,7 +398,7 @@ func takesAnything(t reflect.Type) bool {
 }
 
 // fits reports whether a value of a JSON kind can decode into t.
-func fits(t reflect.Type, kind string) bool {
+func refFits(t reflect.Type, kind string) bool {
 	switch k := t.Kind(); kind {
 	case "object":
 		return k == reflect.Struct || k == reflect.Map
@@ -398,107 +416,13 @@ func fits(t reflect.Type, kind string) bool {
 // member finds what key decodes into in t, a struct or a map. A struct
 // field matches only by its exact JSON name; a nil type is a field
 // promoted from an embedded struct, read free-form.
-func member(t reflect.Type, key string) (typ reflect.Type, ok bool) {
+func refMember(t reflect.Type, key string) (typ reflect.Type, ok bool) {
 	if t.Kind() == reflect.Map {
 		return t.Elem(), true
 	}
-	typ, ok = structFields(t)[key]
-	return typ, ok
-}
-
-var fieldCache sync.Map // reflect.Type -> map[string]reflect.Type
-
-// structFields maps the JSON names of t's fields to their types, by
-// encoding/json's rules: a field promoted from an embedded struct is
-// named unless a shallower field, or a tagged one at its depth, takes the
-// name, or several share it. Promoted fields map to nil.
-func structFields(t reflect.Type) map[string]reflect.Type {
-	if m, ok := fieldCache.Load(t); ok {
-		return m.(map[string]reflect.Type)
+	f, ok := structFields(t)[key]
+	if !ok || len(f.index) > 1 {
+		return nil, ok
 	}
-	type candidate struct {
-		typ    reflect.Type
-		depth  int
-		tagged bool
-	}
-	byName := map[string][]candidate{}
-	level := []reflect.Type{t}
-	visited := map[reflect.Type]int{} // the depth a struct was first met at
-	for depth := 0; len(level) > 0; depth++ {
-		var next []reflect.Type
-		for _, st := range level {
-			if d, ok := visited[st]; ok && d < depth {
-				continue
-			}
-			visited[st] = depth
-			for i := range st.NumField() {
-				f := st.Field(i)
-				name, tagged, embedded := fieldName(f)
-				switch {
-				case embedded != nil:
-					next = append(next, embedded)
-				case name != "":
-					ft := f.Type
-					if depth > 0 {
-						ft = nil
-					}
-					byName[name] = append(byName[name], candidate{ft, depth, tagged})
-				}
-			}
-		}
-		level = next
-	}
-	fields := map[string]reflect.Type{}
-	for name, cs := range byName {
-		top := cs[0].depth // candidates come in order of depth
-		best := slices.DeleteFunc(cs, func(c candidate) bool { return c.depth > top })
-		if tagged := slices.DeleteFunc(slices.Clone(best), func(c candidate) bool { return !c.tagged }); len(tagged) > 0 {
-			best = tagged
-		}
-		if len(best) == 1 {
-			fields[name] = best[0].typ
-		}
-	}
-	m, _ := fieldCache.LoadOrStore(t, fields)
-	return m.(map[string]reflect.Type)
-}
-
-// fieldName is the name encoding/json gives struct field f and whether a
-// tag gave it, or "" if it skips f; for an untagged embedded struct, whose
-// fields are promoted, it returns that struct instead.
-func fieldName(f reflect.StructField) (name string, tagged bool, embedded reflect.Type) {
-	ft := f.Type
-	if ft.Kind() == reflect.Pointer {
-		ft = ft.Elem()
-	}
-	if !f.IsExported() && !(f.Anonymous && ft.Kind() == reflect.Struct) {
-		return "", false, nil
-	}
-	tag := f.Tag.Get("json")
-	if tag == "-" {
-		return "", false, nil
-	}
-	name, _, _ = strings.Cut(tag, ",")
-	switch {
-	case isValidTag(name):
-		return name, true, nil
-	case f.Anonymous && ft.Kind() == reflect.Struct:
-		return "", false, ft
-	}
-	return f.Name, false, nil
-}
-
-// isValidTag reports whether encoding/json takes s as a field name.
-func isValidTag(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range s {
-		switch {
-		case strings.ContainsRune("!#$%&()*+-./:;<=>?@[]^_{|}~ ", c):
-		case !unicode.IsLetter(c) && !unicode.IsDigit(c):
-			return false
-		}
-	}
-	return true
+	return f.typ, true
 }
