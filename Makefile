@@ -42,6 +42,9 @@ fuzz:
 	$(GO) test ./internal/authn -run '^$$' -fuzz '^FuzzParseCompact$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/authn -run '^$$' -fuzz '^FuzzEachMember$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/httpapi -run '^$$' -fuzz '^FuzzDecodeCheck$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/policy -run '^$$' -fuzz '^FuzzHasClaims$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/policy -run '^$$' -fuzz '^FuzzDecideClaims$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/httpapi -run '^$$' -fuzz '^FuzzClaimsOverHTTP$$' -fuzztime $(FUZZTIME)
 
 ## cover: test with a coverage profile
 cover:

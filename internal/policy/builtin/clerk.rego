@@ -448,9 +448,11 @@ _entitlement_message(what, plural, claim, query, entries) := msg if {
 	count(entries) == 0
 	msg := sprintf("the session token carries no %s (%s), so %s %s is missing", [plural, claim, what, query])
 } else := msg if {
-	some entry in entries
-	not _scoped_entry(entry)
-	msg := sprintf("the session's %s (%s) include %s, which has no scope (scope:name); Clerk cannot read such a claim, so every %s check is false", [plural, claim, _json(entry), what])
+	# The first entry without a scope, where Clerk's splitByScope stops: a
+	# claim with several still has one message.
+	unscoped := [entry | some entry in entries; not _scoped_entry(entry)]
+	count(unscoped) > 0
+	msg := sprintf("the session's %s (%s) include %s, which has no scope (scope:name); Clerk cannot read such a claim, so every %s check is false", [plural, claim, _json(unscoped[0]), what])
 } else := sprintf("the session does not have %s %s; its %s are %s", [what, query, plural, concat(", ", entries)])
 
 _scoped_entry(entry) if {

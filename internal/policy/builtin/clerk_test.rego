@@ -270,6 +270,24 @@ test_unscoped_claim_entry_fails_the_whole_dimension if {
 	clerk.answer(p, {"plan": "pro"}).message == `the session's plans (pla) include "free_user", which has no scope (scope:name); Clerk cannot read such a claim, so every plan check is false`
 }
 
+test_several_unscoped_claim_entries_give_one_message if {
+	# Each unscoped entry used to make a message of its own: two values for
+	# one answer, which OPA refuses (a 500). The first is named, where
+	# Clerk's splitByScope stops.
+	p := object.union(admin, {
+		"features": ["beta", "o:teams", "alpha", "beta"],
+		"plans": ["u:pro", "free_user", "trial", "free_user"],
+	})
+	clerk.answer(p, {"plan": "pro"}) == {
+		"result": false, "reason": "missing_plan",
+		"message": `the session's plans (pla) include "free_user", which has no scope (scope:name); Clerk cannot read such a claim, so every plan check is false`,
+	}
+	clerk.answer(p, {"feature": "teams", "plan": "o:pro"}) == {
+		"result": false, "reason": "missing_feature",
+		"message": `the session's features (fea) include "beta", which has no scope (scope:name); Clerk cannot read such a claim, so every feature check is false`,
+	}
+}
+
 test_plans if {
 	ok(admin, {"plan": "o:pro"})
 	ok(admin, {"plan": "organization:pro"})

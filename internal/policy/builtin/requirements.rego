@@ -151,7 +151,13 @@ else := "permission" if term.permission
 
 needs(req) := concat(" or ", [describe(term) | some term in req.any_of])
 
-describe(term) := _describe(kind, value) if some kind, value in term
+# A term has one key (the catalog's load-time checks refuse others); one
+# with more is described key by key, as satisfied reads it, so that it
+# still has one description.
+describe(term) := concat(" or ", parts) if {
+	parts := [_describe(kind, value) | some kind, value in term]
+	count(parts) > 0
+}
 
 _describe("role", role) := sprintf("role %s", [role])
 

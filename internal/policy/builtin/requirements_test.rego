@@ -237,6 +237,14 @@ test_needs_names_every_term_of_the_requirement if {
 	requirements.needs({"any_of": [{"plan": "o:pro"}, {"not_impersonated": true}]}) == "plan o:pro or a session that is not impersonated"
 }
 
+test_a_term_with_several_keys_has_one_description if {
+	# The load-time checks refuse such a term; should one get through, it
+	# reads as satisfied does (any of its keys), not as two values.
+	requirements.describe({"role": "org:admin", "plan": "o:pro"}) == "plan o:pro or role org:admin"
+	requirements.needs({"any_of": [{"role": "org:admin", "feature": "reports"}]}) == "feature reports or role org:admin"
+	not requirements.describe({"nope": 1})
+}
+
 test_describe_each_reverification_window if {
 	requirements.describe({"reverification": "strict_mfa"}) == "reverification strict_mfa (a multi-factor verification within the last 10 minutes)"
 	requirements.describe({"reverification": "strict"}) == "reverification strict (a second-factor verification within the last 10 minutes)"
