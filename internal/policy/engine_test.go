@@ -340,9 +340,12 @@ func TestWatchSwapsWithoutFailingRequests(t *testing.T) {
 	dir := writePolicies(t, map[string]string{"data.json": adminsOnly})
 	e := load(t, dir, policy.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	var wg sync.WaitGroup
+	// Deferred calls run last first: cancel, then wait, so that a failing
+	// assertion below stops the evaluating goroutines instead of waiting on
+	// them for ever.
 	defer wg.Wait()
+	defer cancel()
 	wg.Go(func() { e.Watch(ctx, 50*time.Millisecond) })
 
 	var failures atomic.Int64
