@@ -30,8 +30,13 @@
 #
 # Performance: this runs on every /v1/has and inside catalog decisions.
 #   - has() looks only at the check's known fields, each dispatched on its
-#     name (a constant in the head of passes), so OPA's rule index picks the
-#     one definition that applies; each is one positive test.
+#     name: every definition of passes (and of the other functions that
+#     take a field or a kind) starts with `field == "<name>"`, which OPA's
+#     rule index uses to pick the definitions that apply. (A constant in
+#     the head, passes("role", ...), is not indexed: every definition would
+#     be entered and fail on its head.)
+#   - The common case comes first and costs one comparison: a role equal
+#     to the session's as written passes before any normalizing.
 #   - Nothing iterates over data that does not depend on the check: a feature
 #     query builds the few claim entries that would match and looks them up.
 #   - answer() asks has() first; reasons (_reason) are worked out only when
@@ -60,26 +65,29 @@ has(principal, check) if {
 answer(principal, check) := {"result": true, "reason": "granted", "message": msg} if {
 	has(principal, check)
 	msg := _granted_message(principal, check)
-} else := _no("unauthenticated", msg) if {
+} else := {"result": false, "reason": "unauthenticated", "message": msg} if {
 	not _signed_in(principal)
 	msg := _unauthenticated_message(principal)
-} else := _no("empty_check", msg) if {
+} else := {"result": false, "reason": "empty_check", "message": msg} if {
 	not _asks_something(check)
 	msg := _empty_check_message(check)
-} else := _no(reason, msg) if {
+} else := {"result": false, "reason": reason, "message": msg} if {
 	[_, _, field, reason] := min(_failures(principal, check))
 	msg := _explanation(reason, field, check[field], principal)
-} else := _no("invalid_check", "the check could not be evaluated")
+} else := {"result": false, "reason": "invalid_check", "message": "the check could not be evaluated"}
 
 # What POST /v1/has evaluates, with input {"principal": {...}, "check": <any>}.
 # An absent principal or check is null: unauthenticated, or an empty check.
-response := answer(_input("principal"), _input("check"))
+# The service always sends both, so the first definition is the one that
+# answers it.
+response := answer(principal, check) if {
+	principal := input.principal
+	check := input.check
+} else := answer(_input("principal"), _input("check"))
 
 _input(key) := value if {
 	value := input[key]
 } else := null
-
-_no(reason, msg) := {"result": false, "reason": reason, "message": msg}
 
 # ---------------------------------------------------------------------------
 # The check.
@@ -88,24 +96,36 @@ _no(reason, msg) := {"result": false, "reason": reason, "message": msg}
 # fields are ignored, as Clerk ignores them.
 _field_order := {"role": 0, "permission": 1, "feature": 2, "plan": 3, "reverification": 4}
 
-_fields := {"role", "permission", "feature", "plan", "reverification"}
-
-# The known fields of the check (an object of at most five entries).
-_asked(check) := object.filter(check, _fields) if is_object(check)
+# The known fields of the check (an object of at most five entries): the
+# keys of _field_order.
+_asked(check) := object.filter(check, {"role", "permission", "feature", "plan", "reverification"}) if is_object(check)
 
 _asks_something(check) if count(_asked(check)) > 0
 
 # Whether one asked field passes, for a signed-in principal (has() checks
-# that first). Each definition is selected by the field
-# name, a constant, through OPA's rule index, and is a single positive test:
-# it fails for a value of the wrong type too, without ever raising an error.
+# that first). Each definition is selected by the field name through OPA's
+# rule index, and is a positive test: it fails for a value of the wrong
+# type too, without ever raising an error.
 
 # Role: an active organization and a role that equals the query once both
 # have exactly one leading "org:" (admin == org:admin == org:org:admin);
-# case-sensitive.
-passes("role", role, principal) if {
+# case-sensitive. The session's role as the query writes it is the common
+# case, decided by one comparison; any other is normalized. (The tests of
+# _active_org and _nonempty are written out: a call costs more than they.)
+passes(field, role, principal) if {
+	field == "role"
+	principal.org_role == role
 	is_string(role)
-	_active_org(principal)
+	role != ""
+	is_string(principal.org_id)
+	principal.org_id != ""
+}
+
+passes(field, role, principal) if {
+	field == "role"
+	is_string(role)
+	is_string(principal.org_id)
+	principal.org_id != ""
 	is_string(principal.org_role)
 	principal.org_role != ""
 	_prefix_with_org(principal.org_role) == _prefix_with_org(role)
@@ -113,9 +133,11 @@ passes("role", role, principal) if {
 
 # Permission: an active organization and the query, prefixed, listed in the
 # token's permissions, compared verbatim. A system permission never passes.
-passes("permission", permission, principal) if {
+passes(field, permission, principal) if {
+	field == "permission"
 	is_string(permission)
-	_active_org(principal)
+	is_string(principal.org_id)
+	principal.org_id != ""
 	key := _prefix_with_org(permission)
 	not startswith(key, "org:sys_")
 	is_array(principal.org_permissions)
@@ -123,11 +145,18 @@ passes("permission", permission, principal) if {
 }
 
 # Features and plans need no organization.
-passes("feature", feature, principal) if _entitled(principal.features, feature)
+passes(field, feature, principal) if {
+	field == "feature"
+	_entitled(principal.features, feature)
+}
 
-passes("plan", plan, principal) if _entitled(principal.plans, plan)
+passes(field, plan, principal) if {
+	field == "plan"
+	_entitled(principal.plans, plan)
+}
 
-passes("reverification", config, principal) if {
+passes(field, config, principal) if {
+	field == "reverification"
 	window := _window(config)
 	_fresh_enough(window, principal.factor_verification_age)
 }
@@ -151,29 +180,46 @@ _reason_rank := {
 	"reverification_required": 6,
 }
 
-_reason("role", role, principal) := "invalid_check" if {
+_reason(field, role, principal) := "invalid_check" if {
+	field == "role"
 	not is_string(role)
 } else := "no_active_org" if {
+	field == "role"
 	not _active_org(principal)
-} else := "missing_role"
+} else := "missing_role" if {
+	field == "role"
+}
 
-_reason("permission", permission, principal) := "invalid_check" if {
+_reason(field, permission, principal) := "invalid_check" if {
+	field == "permission"
 	not is_string(permission)
 } else := "no_active_org" if {
+	field == "permission"
 	not _active_org(principal)
-} else := "missing_permission"
+} else := "missing_permission" if {
+	field == "permission"
+}
 
-_reason("feature", feature, _) := "invalid_check" if {
+_reason(field, feature, _) := "invalid_check" if {
+	field == "feature"
 	not _entitlement_query(feature)
-} else := "missing_feature"
+} else := "missing_feature" if {
+	field == "feature"
+}
 
-_reason("plan", plan, _) := "invalid_check" if {
+_reason(field, plan, _) := "invalid_check" if {
+	field == "plan"
 	not _entitlement_query(plan)
-} else := "missing_plan"
+} else := "missing_plan" if {
+	field == "plan"
+}
 
-_reason("reverification", config, _) := "invalid_check" if {
+_reason(field, config, _) := "invalid_check" if {
+	field == "reverification"
 	not _window(config)
-} else := "reverification_required"
+} else := "reverification_required" if {
+	field == "reverification"
+}
 
 # ---------------------------------------------------------------------------
 # The session.
@@ -232,8 +278,18 @@ _entitlement_query(query) if {
 	_query_scopes[split(query, ":")[0]]
 }
 
-# Instead of splitting every entry, build the few entries that would match
-# and look for them.
+# The common query is written as the claim writes an entry (o:reports,
+# u:beta), and is then one of the entries that would match it: one lookup.
+_entitled(entries, query) if {
+	is_string(query)
+	query in entries
+	[scope, _] := split(query, ":")
+	scope in {"o", "u"}
+	_readable(entries)
+}
+
+# Any other query: instead of splitting every entry, build the few entries
+# that would match and look for them.
 _entitled(entries, query) if {
 	is_string(query)
 	_readable(entries)
@@ -261,9 +317,9 @@ _matching_entries(query) := [
 	parts := split(query, ":")
 }
 
-_scoped_entries("org", name) := [concat("", ["o:", name]), concat("", ["ou:", name]), concat("", ["uo:", name])]
+_scoped_entries(scope, name) := [concat("", ["o:", name]), concat("", ["ou:", name]), concat("", ["uo:", name])] if scope == "org"
 
-_scoped_entries("user", name) := [concat("", ["u:", name]), concat("", ["ou:", name]), concat("", ["uo:", name])]
+_scoped_entries(scope, name) := [concat("", ["u:", name]), concat("", ["ou:", name]), concat("", ["uo:", name])] if scope == "user"
 
 # ---------------------------------------------------------------------------
 # Reverification (fva = [first-factor age, second-factor age] in minutes,
@@ -322,22 +378,35 @@ _fresh(age, minutes) if {
 	minutes > age
 }
 
-_fresh_for("first_factor", minutes, first, _) if _fresh(first, minutes)
+_fresh_for(level, minutes, first, _) if {
+	level == "first_factor"
+	_fresh(first, minutes)
+}
 
 # second_factor falls back to the first factor when the second is not
 # enabled (if both are -1 nothing is fresh).
-_fresh_for("second_factor", minutes, first, -1) if _fresh(first, minutes)
+_fresh_for(level, minutes, first, second) if {
+	level == "second_factor"
+	second == -1
+	_fresh(first, minutes)
+}
 
-_fresh_for("second_factor", minutes, _, second) if {
+_fresh_for(level, minutes, _, second) if {
+	level == "second_factor"
 	second != -1
 	_fresh(second, minutes)
 }
 
 # multi_factor degrades to the first factor when the second is not enabled,
 # and otherwise needs both fresh (so a first factor of -1 fails).
-_fresh_for("multi_factor", minutes, first, -1) if _fresh(first, minutes)
+_fresh_for(level, minutes, first, second) if {
+	level == "multi_factor"
+	second == -1
+	_fresh(first, minutes)
+}
 
-_fresh_for("multi_factor", minutes, first, second) if {
+_fresh_for(level, minutes, first, second) if {
+	level == "multi_factor"
 	second != -1
 	_fresh(first, minutes)
 	_fresh(second, minutes)
@@ -367,14 +436,16 @@ _explanation(reason, field, value, principal) := msg if {
 	msg := _explain(reason, field, value, principal)
 } else := sprintf("%s: the check's %s does not pass", [reason, field])
 
-_explain("invalid_check", field, value, _) := _invalid_message(field, value)
+_explain(reason, field, value, _) := _invalid_message(field, value) if reason == "invalid_check"
 
-_explain("no_active_org", field, value, _) := sprintf("%s %s is checked in the active organization, and the session has no active organization (features and plans do not need one)", [field, value])
+_explain(reason, field, value, _) := sprintf("%s %s is checked in the active organization, and the session has no active organization (features and plans do not need one)", [field, value]) if reason == "no_active_org"
 
-_explain("missing_role", _, role, principal) := msg if {
+_explain(reason, _, role, principal) := msg if {
+	reason == "missing_role"
 	not _has_role(principal)
 	msg := sprintf("the session has no role in organization %s, so role %s does not match", [principal.org_id, role])
 } else := msg if {
+	reason == "missing_role"
 	want := _prefix_with_org(role)
 	msg := sprintf("the session's role in organization %s is %s, not %s%s%s", [
 		principal.org_id, principal.org_role, want,
@@ -382,21 +453,31 @@ _explain("missing_role", _, role, principal) := msg if {
 	])
 }
 
-_explain("missing_permission", _, permission, principal) := msg if {
+_explain(reason, _, permission, principal) := msg if {
+	reason == "missing_permission"
 	key := _prefix_with_org(permission)
 	startswith(key, "org:sys_")
 	msg := sprintf("%s is a system permission, and system permissions are never in a session token, so has() is false for it: check the role with has({role}) or use /v1/check, which decides system permissions by role", [key])
 } else := msg if {
+	reason == "missing_permission"
 	key := _prefix_with_org(permission)
 	count(split(key, ":")) != 3
 	msg := sprintf("%s is not a permission key (org:<feature>:<permission>), so no token permission can match it; %s", [key, _permissions_state(principal)])
-} else := sprintf("the session token does not carry permission %s; %s", [_prefix_with_org(permission), _permissions_state(principal)])
+} else := sprintf("the session token does not carry permission %s; %s", [_prefix_with_org(permission), _permissions_state(principal)]) if {
+	reason == "missing_permission"
+}
 
-_explain("missing_feature", _, feature, principal) := _entitlement_message("feature", "features", "fea", feature, _entries(principal, "features"))
+_explain(reason, _, feature, principal) := _entitlement_message("feature", "features", "fea", feature, _entries(principal, "features")) if {
+	reason == "missing_feature"
+}
 
-_explain("missing_plan", _, plan, principal) := _entitlement_message("plan", "plans", "pla", plan, _entries(principal, "plans"))
+_explain(reason, _, plan, principal) := _entitlement_message("plan", "plans", "pla", plan, _entries(principal, "plans")) if {
+	reason == "missing_plan"
+}
 
-_explain("reverification_required", _, config, principal) := sprintf("%s needs %s; %s", [_config_name(config), _window_text(_window(config)), _verification_state(principal)])
+_explain(reason, _, config, principal) := sprintf("%s needs %s; %s", [_config_name(config), _window_text(_window(config)), _verification_state(principal)]) if {
+	reason == "reverification_required"
+}
 
 _invalid_message("reverification", config) := msg if {
 	is_string(config)
@@ -478,33 +559,33 @@ _verification_state(principal) := msg if {
 	_ = principal.factor_verification_age
 } else := "the session token shows no verification age (fva)"
 
-_ago(-1) := "never"
+_ago(age) := "never" if age == -1
 
 _ago(age) := sprintf("%v minutes ago", [age]) if age != -1
 
 # One sentence per asked field, in the order of _field_order (five
 # lookups are cheaper than sorting the asked fields).
 _granted_message(principal, check) := concat("; ", parts) if {
-	parts := [_granted(field, check[field], principal) |
+	parts := [_granted(field, value, principal) |
 		some field in ["role", "permission", "feature", "plan", "reverification"]
-		_ = check[field]
+		value := check[field]
 	]
 	count(parts) > 0
 } else := "every field of the check passes"
 
-_granted("role", role, principal) := sprintf("the session has role %s (asked: %s)", [principal.org_role, role])
+_granted(field, role, principal) := sprintf("the session has role %s (asked: %s)", [principal.org_role, role]) if field == "role"
 
-_granted("permission", permission, _) := sprintf("the session token carries permission %s", [_prefix_with_org(permission)])
+_granted(field, permission, _) := sprintf("the session token carries permission %s", [_prefix_with_org(permission)]) if field == "permission"
 
-_granted("feature", feature, _) := sprintf("the session has feature %s", [feature])
+_granted(field, feature, _) := sprintf("the session has feature %s", [feature]) if field == "feature"
 
-_granted("plan", plan, _) := sprintf("the session has plan %s", [plan])
+_granted(field, plan, _) := sprintf("the session has plan %s", [plan]) if field == "plan"
 
-_granted("reverification", config, principal) := sprintf("the session has %s (%s), as %s needs", [
+_granted(field, config, principal) := sprintf("the session has %s (%s), as %s needs", [
 	_window_text(_window(config)),
 	_verification_state(principal),
 	_config_name(config),
-])
+]) if field == "reverification"
 
 _a(null) := "null"
 
