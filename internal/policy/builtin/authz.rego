@@ -23,9 +23,11 @@
 # pass, so a gap anywhere (an undefined stage, a half-written data file)
 # leaves the decision undefined, which the service answers with a 500,
 # never an allow. There is deliberately no default. The allow branch comes
-# first so that the common case asks each stage once; a denial
-# asks again, in order, which stage failed (complete rules are evaluated at
-# most once per decision, so asking again costs a lookup).
+# first, and also returns the action's own denials (they come after every
+# other stage but the guard), so that the common cases ask each stage
+# once; any other denial asks again, in order, which stage failed
+# (complete rules are evaluated at most once per decision, so asking again
+# costs a lookup).
 #
 # Written for speed: each stage is a lookup or a comparison on input and
 # data, complete rules (evaluated at most once per decision) carry what
@@ -40,20 +42,21 @@ import data.verdict.team
 import data.verdict.tenancy
 
 decision := outcome if {
-	# The only allow: every stage defined and passing. Any other input
-	# falls to the denials below, in order. Authentication is written out
-	# here rather than as a named rule: each named rule costs an evaluation
-	# of its own on every decision. A known action is implied: outcome is
+	# The only allow, and the action's own denials (missing_role,
+	# missing_permission, ...), the most common ones: every stage before
+	# the action's requirements defined and passing. Any other input falls
+	# to the denials below, in order. Authentication is written out here
+	# rather than as a named rule: each named rule costs an evaluation of
+	# its own on every decision. A known action is implied: outcome is
 	# defined only for one.
 	input.principal.authenticated == true
 	tenancy.passes
 	not team.denies
-	outcome.allow == true
-	not impersonation_guard.denial
-} else := _deny("unauthenticated", msg) if {
+	stands(outcome.allow)
+} else := {"allow": false, "reason": "unauthenticated", "message": msg} if {
 	not input.principal.authenticated == true
 	msg := sprintf("action %s needs a signed-in user; no session token was presented", [input.action])
-} else := _deny("unknown_action", msg) if {
+} else := {"allow": false, "reason": "unknown_action", "message": msg} if {
 	not data.verdict.actions[input.action] # the shipped catalog: one lookup settles the common case
 	not known
 	msg := sprintf("action %s is neither a permission key (org:<feature>:<permission>) nor in the action catalog", [input.action])
@@ -61,9 +64,17 @@ decision := outcome if {
 	not tenancy.passes
 } else := team.denial if {
 	team.denies
-} else := outcome if {
-	outcome.allow == false
 } else := impersonation_guard.denial
+
+# The outcome stands: a denial always, an allow unless the impersonation
+# guard stops it (the guard applies only to what would otherwise be
+# allowed, so every other code comes first).
+stands(allow) if allow == false
+
+stands(allow) if {
+	allow == true
+	not impersonation_guard.denial
+}
 
 # The action is one Verdict knows: a catalog entry (shipped or a team's),
 # or a permission key. The catalog refuses names shaped like permission
@@ -71,11 +82,13 @@ decision := outcome if {
 # in one lookup; the rest cover permission keys and team actions.
 known if data.verdict.actions[input.action]
 
-known if permission_key
+known if permissions.is_key(input.action)
 
 known if catalog.entry
 
-# The action is a permission key (org:<feature>:<permission>).
+# The action is a permission key (org:<feature>:<permission>). (The rules
+# here call permissions.is_key directly: a function's answer is cached as
+# a rule's is, and a call costs less than a rule.)
 permission_key if permissions.is_key(input.action)
 
 # What the action's own requirements decide: a shipped catalog entry's (the
@@ -84,9 +97,7 @@ permission_key if permissions.is_key(input.action)
 outcome := catalog.outcome if {
 	data.verdict.actions[input.action]
 } else := permissions.outcome if {
-	permission_key
+	permissions.is_key(input.action)
 } else := catalog.outcome if {
 	catalog.entry
 }
-
-_deny(reason, msg) := {"allow": false, "reason": reason, "message": msg}

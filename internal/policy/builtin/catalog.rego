@@ -37,33 +37,42 @@ user_scoped if {
 # failed requirement is one a team grant may stand in for and a grant holds,
 # the grant's allow; else the failed requirement whose code comes first in
 # the contract's order; else an allow with the term that granted it.
-outcome := {"allow": true, "reason": "membership", "message": msg} if {
-	count(entry.requires) == 0
-	msg := _membership_message
+outcome := {"allow": true, "reason": "membership", "message": _membership_message} if {
+	entry.requires == []
 } else := team.grant if {
-	count(_failed) > 0
+	_failed != []
+	not data.verdict.actions[input.action] # grants never stand in for a shipped action's requirements
 	team.grants # any team grant at all: the cheap test first
 	every req in _failed {
 		requirements.grantable(req)
 	}
 	team.grant
-} else := {"allow": false, "reason": code, "message": msg} if {
-	count(_failed) > 0
-	[_, _, code, req] := min([[requirements.rank[c], i, c, r] | some i, r in _failed; c := requirements.deny_code(r)])
-	msg := sprintf("action %s needs %s; %s", [input.action, requirements.needs(req), requirements.state(req)])
+} else := {"allow": false, "reason": code, "message": requirements.denial_message(req)} if {
+	_failed != []
+	[code, req] := _denying
 } else := {"allow": true, "reason": reason, "message": msg} if {
 	# Allows require that nothing failed: should a failed requirement ever
 	# have no deny code, the outcome is undefined (a 500), never an allow.
-	count(_failed) == 0
+	_failed == []
 	[reason, term] := _grants[0]
 	msg := sprintf("%s, which grants action %s", [requirements.grant_state(term), input.action])
 } else := {"allow": true, "reason": "membership", "message": _membership_message} if {
-	count(_failed) == 0
+	_failed == []
 }
 
 # The failed requirements; undefined, like every branch of outcome, when
 # input.action has no entry (an empty list would read as nothing failed).
 _failed := [req | some req in reqs; not requirements.met(req)] if reqs := entry.requires
+
+# The failed requirement a denial names, with its code: the one whose code
+# comes first in the contract's order (the first listed of those). A single
+# failed requirement, the common case, is its own answer.
+_denying := [requirements.deny_code(req), req] if {
+	[req] := _failed
+} else := [code, req] if {
+	_failed != []
+	[_, _, code, req] := min([[requirements.rank[c], i, c, r] | some i, r in _failed; c := requirements.deny_code(r)])
+}
 
 # The role and permission terms that hold, in catalog order: the first one
 # names the allow.
@@ -74,8 +83,12 @@ _grants := [[reason, term] |
 	requirements.satisfied(term)
 ]
 
+# The membership allow's message. An entry's own scope says which: a
+# catalog entry is never named like a permission key (the catalog refuses
+# such names at load), so its scope is what user_scoped would say, without
+# asking that rule.
 _membership_message := sprintf("any member of organization %s may perform action %s", [input.principal.org_id, input.action]) if {
-	not user_scoped
+	not entry.scope == "user"
 } else := sprintf("any signed-in user may perform action %s", [input.action])
 
 destructive(action) if data.verdict.actions[action].destructive == true

@@ -33,8 +33,9 @@ rank := {
 }
 
 # ---------------------------------------------------------------------------
-# Evaluation. Each _holds definition is selected by the term's key, a
-# constant, through OPA's rule index.
+# Evaluation. Each definition of _holds starts with `kind == "<kind>"`,
+# which OPA's rule index uses to pick the definitions that apply (a
+# constant in the head, _holds("role", role), is not indexed).
 
 met(req) if {
 	some term in req.any_of
@@ -46,9 +47,13 @@ satisfied(term) if {
 	_holds(kind, value)
 }
 
-_holds("role", role) if clerk.passes("role", role, input.principal)
+_holds(kind, role) if {
+	kind == "role"
+	clerk.passes("role", role, input.principal)
+}
 
-_holds("permission", key) if {
+_holds(kind, key) if {
+	kind == "permission"
 	startswith(key, "org:sys_")
 	permissions.role_holds(key)
 }
@@ -56,18 +61,32 @@ _holds("permission", key) if {
 # A custom permission key holds when the token carries exactly that key
 # (/v1/check decides permission keys exactly; has() would also collapse a
 # leading "org:org:").
-_holds("permission", key) if {
-	not startswith(key, "org:sys_")
+_holds(kind, key) if {
+	kind == "permission"
 	key in input.principal.org_permissions
+	not startswith(key, "org:sys_")
 }
 
-_holds("feature", feature) if clerk.passes("feature", feature, input.principal)
+_holds(kind, feature) if {
+	kind == "feature"
+	clerk.passes("feature", feature, input.principal)
+}
 
-_holds("plan", plan) if clerk.passes("plan", plan, input.principal)
+_holds(kind, plan) if {
+	kind == "plan"
+	clerk.passes("plan", plan, input.principal)
+}
 
-_holds("reverification", window) if clerk.passes("reverification", clerk_window(window), input.principal)
+_holds(kind, window) if {
+	kind == "reverification"
+	clerk.passes("reverification", clerk_window(window), input.principal)
+}
 
-_holds("not_impersonated", true) if not impersonated
+_holds(kind, value) if {
+	kind == "not_impersonated"
+	value == true
+	not impersonated
+}
 
 # Someone impersonates the user: the token carries a non-empty act claim.
 impersonated if count(input.principal.actor) > 0
@@ -124,19 +143,22 @@ _implied_order := {
 	"impersonation_denied": 5,
 }
 
-_implied("role", _) := "missing_role"
+_implied(kind, _) := "missing_role" if kind == "role"
 
-_implied("permission", key) := "missing_role" if startswith(key, "org:sys_")
+_implied(kind, key) := "missing_role" if {
+	kind == "permission"
+	startswith(key, "org:sys_")
+} else := "missing_permission" if {
+	kind == "permission"
+}
 
-else := "missing_permission"
+_implied(kind, _) := "missing_feature" if kind == "feature"
 
-_implied("feature", _) := "missing_feature"
+_implied(kind, _) := "missing_plan" if kind == "plan"
 
-_implied("plan", _) := "missing_plan"
+_implied(kind, _) := "reverification_required" if kind == "reverification"
 
-_implied("reverification", _) := "reverification_required"
-
-_implied("not_impersonated", _) := "impersonation_denied"
+_implied(kind, _) := "impersonation_denied" if kind == "not_impersonated"
 
 # The allow reason a term gives when it holds: roles and system permissions
 # grant by role, custom permissions by the token. Other terms only gate.
@@ -147,9 +169,24 @@ else := "role" if startswith(term.permission, "org:sys_")
 else := "permission" if term.permission
 
 # ---------------------------------------------------------------------------
-# Messages, built only for the decision that returns them.
+# Messages, built only for the decision that returns them. The functions
+# that take a kind of term are dispatched on it as _holds is.
 
-needs(req) := concat(" or ", [describe(term) | some term in req.any_of])
+# The message of a denial for the failed requirement req: what it needs
+# and what the session has. The common requirement, one term with one key,
+# is described without a comprehension.
+denial_message(req) := msg if {
+	[term] := req.any_of
+	count(term) == 1
+	some kind, value in term
+	msg := sprintf("action %s needs %s; %s", [input.action, _describe(kind, value), _state(kind, value)])
+} else := sprintf("action %s needs %s; %s", [input.action, needs(req), state(req)])
+
+# Every term of the requirement, described as describe does.
+needs(req) := concat(" or ", [_describe(kind, value) |
+	some term in req.any_of
+	some kind, value in term
+])
 
 # A term has one key (the catalog's load-time checks refuse others); one
 # with more is described key by key, as satisfied reads it, so that it
@@ -159,22 +196,26 @@ describe(term) := concat(" or ", parts) if {
 	count(parts) > 0
 }
 
-_describe("role", role) := sprintf("role %s", [role])
+_describe(kind, role) := sprintf("role %s", [role]) if kind == "role"
 
-_describe("permission", key) := sprintf("permission %s", [key])
+_describe(kind, key) := sprintf("permission %s", [key]) if kind == "permission"
 
-_describe("feature", feature) := sprintf("feature %s", [feature])
+_describe(kind, feature) := sprintf("feature %s", [feature]) if kind == "feature"
 
-_describe("plan", plan) := sprintf("plan %s", [plan])
+_describe(kind, plan) := sprintf("plan %s", [plan]) if kind == "plan"
 
-_describe("reverification", window) := sprintf("reverification %s (%s)", [window, _preset_words[window]]) if is_string(window)
+_describe(kind, window) := sprintf("reverification %s (%s)", [window, _preset_words[window]]) if {
+	kind == "reverification"
+	is_string(window)
+}
 
-_describe("reverification", window) := sprintf("%s within the last %v minutes", [_level_words[w.level], w.afterMinutes]) if {
+_describe(kind, window) := sprintf("%s within the last %v minutes", [_level_words[w.level], w.afterMinutes]) if {
+	kind == "reverification"
 	is_object(window)
 	w := clerk_window(window)
 }
 
-_describe("not_impersonated", _) := "a session that is not impersonated"
+_describe(kind, _) := "a session that is not impersonated" if kind == "not_impersonated"
 
 _preset_words := {
 	"strict_mfa": "a multi-factor verification within the last 10 minutes",
@@ -195,30 +236,39 @@ state(req) := concat("; ", {_state(kind, value) |
 	some kind, value in term
 })
 
-_state("role", _) := sprintf("the session has role %s", [input.principal.org_role]) if input.principal.org_role
+_state(kind, _) := sprintf("the session has role %s", [input.principal.org_role]) if {
+	kind == "role"
+	input.principal.org_role
+} else := "the session has no role in the active organization" if {
+	kind == "role"
+}
 
-else := "the session has no role in the active organization"
+_state(kind, key) := permissions.system_denial(key) if {
+	kind == "permission"
+	startswith(key, "org:sys_")
+} else := sprintf("the session token does not carry permission %s", [key]) if {
+	kind == "permission"
+}
 
-_state("permission", key) := permissions.system_denial(key) if startswith(key, "org:sys_")
+_state(kind, _) := _entries("features", object.get(input.principal, "features", [])) if kind == "feature"
 
-else := sprintf("the session token does not carry permission %s", [key])
+_state(kind, _) := _entries("plans", object.get(input.principal, "plans", [])) if kind == "plan"
 
-_state("feature", _) := _entries("features", object.get(input.principal, "features", []))
-
-_state("plan", _) := _entries("plans", object.get(input.principal, "plans", []))
-
-_state("reverification", _) := msg if {
+_state(kind, _) := msg if {
+	kind == "reverification"
 	[first, second] := input.principal.factor_verification_age
 	msg := sprintf("the session's last first-factor verification was %s and its last second-factor verification was %s", [_ago(first), _ago(second)])
-} else := "the session token shows no verification age (fva)"
+} else := "the session token shows no verification age (fva)" if {
+	kind == "reverification"
+}
 
-_state("not_impersonated", _) := sprintf("%s is impersonating the user", [object.get(input.principal.actor, "sub", "another user")])
+_state(kind, _) := sprintf("%s is impersonating the user", [object.get(input.principal.actor, "sub", "another user")]) if kind == "not_impersonated"
 
 _entries(what, entries) := sprintf("the session has no %s", [what]) if count(entries) == 0
 
 else := sprintf("the session has %s %s", [what, concat(", ", entries)])
 
-_ago(-1) := "never"
+_ago(age) := "never" if age == -1
 
 _ago(age) := sprintf("%v minutes ago", [age]) if age != -1
 

@@ -15,17 +15,21 @@ package verdict.tenancy
 import data.verdict.catalog
 
 # The stage passes: the resource is the session's organization's (whatever
-# the action's scope: the common case, one comparison), or the action is
+# the action's scope: the common case, two comparisons), or the action is
 # user-scoped and the resource names no organization. A slug, when the
-# resource gives one, must be the session's too.
+# resource gives one, must be the session's too. The first definition
+# binds the resource's slug before comparing it, which OPA's rule index
+# reads as "the resource has a slug": without one, the definition is not
+# even entered.
 passes if {
+	slug := input.resource.org_slug
 	input.resource.org_id == input.principal.org_id
-	not input.resource.org_slug
+	slug == input.principal.org_slug
 }
 
 passes if {
 	input.resource.org_id == input.principal.org_id
-	input.resource.org_slug == input.principal.org_slug
+	not input.resource.org_slug
 }
 
 passes if {
@@ -37,31 +41,35 @@ passes if {
 # Why the stage does not pass: the first of no_active_org, tenant_missing,
 # tenant_mismatch. Read only when passes is undefined (authz.rego): the
 # last branch names no detail but makes the denial total, so whenever the
-# stage does not pass, it denies.
-denial := _deny("no_active_org", msg) if {
+# stage does not pass, it denies. The common denials, a resource of
+# another organization or of another slug, are asked first: each needs
+# both organizations, and every branch they skip needs one of them
+# absent, so the answers are the same as in the contract's order.
+denial := {"allow": false, "reason": "tenant_mismatch", "message": msg} if {
+	input.resource.org_id != input.principal.org_id
+	msg := sprintf("resource belongs to %s but the active organization is %s", [input.resource.org_id, input.principal.org_id])
+} else := {"allow": false, "reason": "tenant_mismatch", "message": msg} if {
+	input.resource.org_id == input.principal.org_id
+	input.resource.org_slug != input.principal.org_slug
+	msg := sprintf("resource belongs to organization slug %s but the active organization's slug is %s", [input.resource.org_slug, input.principal.org_slug])
+} else := {"allow": false, "reason": "no_active_org", "message": msg} if {
 	not input.principal.org_id
 	not catalog.user_scoped
 	msg := sprintf("action %s is organization-scoped but the session has no active organization", [input.action])
-} else := _deny("tenant_missing", msg) if {
+} else := {"allow": false, "reason": "tenant_missing", "message": msg} if {
 	not input.resource.org_id
 	not catalog.user_scoped
 	msg := sprintf("action %s is organization-scoped but the resource does not name its organization (resource.org_id)", [input.action])
-} else := _deny("tenant_mismatch", msg) if {
+} else := {"allow": false, "reason": "tenant_mismatch", "message": msg} if {
 	not input.principal.org_id
 	msg := sprintf("the resource names an organization but the session has no active organization, so action %s may not act on it", [input.action])
-} else := _deny("tenant_mismatch", msg) if {
+} else := {"allow": false, "reason": "tenant_mismatch", "message": msg} if {
 	not input.resource.org_id
 	msg := sprintf("the resource names organization slug %s but not its organization (resource.org_id)", [input.resource.org_slug])
-} else := _deny("tenant_mismatch", msg) if {
-	input.resource.org_id != input.principal.org_id
-	msg := sprintf("resource belongs to %s but the active organization is %s", [input.resource.org_id, input.principal.org_id])
-} else := _deny("tenant_mismatch", msg) if {
-	input.resource.org_slug != input.principal.org_slug
-	msg := sprintf("resource belongs to organization slug %s but the active organization's slug is %s", [input.resource.org_slug, input.principal.org_slug])
-} else := _deny("tenant_mismatch", msg) if {
+} else := {"allow": false, "reason": "tenant_mismatch", "message": msg} if {
 	input.resource.org_slug
 	not input.principal.org_slug
 	msg := sprintf("resource names organization slug %s but the session carries no organization slug to compare it with", [input.resource.org_slug])
-} else := _deny("tenant_mismatch", sprintf("the resource is not in the active organization, so action %s may not act on it", [input.action]))
-
-_deny(reason, msg) := {"allow": false, "reason": reason, "message": msg}
+} else := {"allow": false, "reason": "tenant_mismatch", "message": msg} if {
+	msg := sprintf("the resource is not in the active organization, so action %s may not act on it", [input.action])
+}
