@@ -223,7 +223,7 @@ func (a *admission) grow(body []byte, n, ceiling int64) ([]byte, error) {
 type bodyKey struct{}
 
 // requestBody is the body admission read for r. Outside admission (a route
-// that was never admitted) it is nil, which decodes as malformed JSON.
+// that was never admitted) it is nil, which decodes as "request body is empty".
 func requestBody(r *http.Request) []byte {
 	body, _ := r.Context().Value(bodyKey{}).([]byte)
 	return body
