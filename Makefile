@@ -46,6 +46,7 @@ fuzz:
 	$(GO) test ./internal/policy -run '^$$' -fuzz '^FuzzDecideClaims$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/httpapi -run '^$$' -fuzz '^FuzzClaimsOverHTTP$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/policy -run '^$$' -fuzz '^FuzzRuleCache$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/policy -run '^$$' -fuzz '^FuzzCarriedDecisions$$' -fuzztime $(FUZZTIME)
 
 ## cover: test with a coverage profile
 cover:

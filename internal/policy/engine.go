@@ -102,7 +102,11 @@ func (e *Engine) Evaluate(ctx context.Context, in authz.Input) (authz.Outcome, s
 	if err != nil {
 		return authz.Outcome{}, rev.name, fmt.Errorf("build policy input: %w", err)
 	}
-	v, err := e.eval(ctx, rev.decision, input, nil)
+	var carry *carry
+	if in.Principal.Memo != nil {
+		carry = rev.carried.start(memoPrincipal(in.Principal), in.Check.Action)
+	}
+	v, err := e.eval(ctx, rev.decision, input, nil, carry)
 	if err != nil {
 		return authz.Outcome{}, rev.name, fmt.Errorf("evaluate %s: %w", DecisionQuery, err)
 	}
@@ -119,7 +123,7 @@ func (e *Engine) Has(ctx context.Context, p authz.Principal, check any) (authz.H
 	if err != nil {
 		return authz.HasAnswer{}, fmt.Errorf("build has() input: %w", err)
 	}
-	v, err := e.eval(ctx, rev.has, input, nil)
+	v, err := e.eval(ctx, rev.has, input, nil, nil)
 	if err != nil {
 		return authz.HasAnswer{}, fmt.Errorf("evaluate %s: %w", HasQuery, err)
 	}
@@ -128,9 +132,11 @@ func (e *Engine) Has(ctx context.Context, p authz.Principal, check any) (authz.H
 }
 
 // eval runs a prepared query under the evaluation deadline. A run the
-// deadline stopped is ErrEvalTimeout, and counted.
-func (e *Engine) eval(ctx context.Context, q *ruleQuery, input ast.Value, tracer topdown.QueryTracer) (ast.Value, error) {
-	v, err := q.eval(ctx, input, e.evalTimeout, tracer)
+// deadline stopped is ErrEvalTimeout, and counted. carry, when not nil,
+// brings and keeps the values carried between evaluations.
+func (e *Engine) eval(ctx context.Context, q *ruleQuery, input ast.Value, tracer topdown.QueryTracer, carry *carry) (ast.Value, error) {
+	v, computed, err := q.eval(ctx, input, e.evalTimeout, tracer, carry)
+	carry.finish(computed)
 	if errors.Is(err, ErrEvalTimeout) && e.onTimeout != nil {
 		e.onTimeout()
 	}

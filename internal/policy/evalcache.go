@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -16,8 +17,13 @@ import (
 type ruleCache struct {
 	frames  []int        // where each frame's entries begin; the last is active
 	entries []cachedRule // every frame's, oldest first
-	terms   []*ast.Term  // the references' terms, which entries slice
-	keys    []ast.Ref    // scratch for Keys
+	// carried are values from an earlier evaluation of the same session
+	// and action (reuse.go), known before this one starts: read-only and
+	// shared, and seen only outside any `with` (frame 0), since under a
+	// `with` the input may differ.
+	carried []cachedRule
+	terms   []*ast.Term // the references' terms, which entries slice
+	keys    []ast.Ref   // scratch for Keys
 }
 
 type cachedRule struct {
@@ -42,14 +48,24 @@ func (c *ruleCache) Pop() {
 // Get returns ref's value, or nil and true when ref was found undefined,
 // or nil and false when it is not cached.
 func (c *ruleCache) Get(ref ast.Ref) (*ast.Term, bool) {
-	i := c.find(ref)
-	switch {
-	case i < 0:
-		return nil, false
-	case c.entries[i].undefined: // once found undefined, always: as OPA's cache answers
+	if i := c.find(ref); i >= 0 {
+		return c.entries[i].get()
+	}
+	if len(c.frames) == 1 {
+		for i := range c.carried {
+			if c.carried[i].ref.Equal(ref) {
+				return c.carried[i].get()
+			}
+		}
+	}
+	return nil, false
+}
+
+func (e *cachedRule) get() (*ast.Term, bool) {
+	if e.undefined { // once found undefined, always: as OPA's cache answers
 		return nil, true
 	}
-	return c.entries[i].value, false
+	return e.value, false
 }
 
 // Put records ref's value; nil records that ref is undefined.
@@ -92,6 +108,34 @@ func (c *ruleCache) find(ref ast.Ref) int {
 	return -1
 }
 
+// carry returns carried and the values computed in this evaluation that
+// keep may reuse, copied out of the cache's memory; nil when this
+// evaluation computed nothing more that keep accepts, or when the list
+// would exceed maxCarried.
+func (c *ruleCache) carry(keep func(ast.Ref) bool) []cachedRule {
+	var found []cachedRule
+	for _, e := range c.entries {
+		if keep(e.ref) {
+			found = append(found, e)
+		}
+	}
+	if len(found) == 0 || len(c.carried)+len(found) > maxCarried {
+		return nil
+	}
+	out := make([]cachedRule, 0, len(c.carried)+len(found))
+	out = append(out, c.carried...)
+	for _, e := range found {
+		e.ref = slices.Clone(e.ref)
+		out = append(out, e)
+	}
+	return out
+}
+
+// maxCarried bounds the values carried for one session and action: a
+// decision computes a dozen or so; a rule that calls a reusable function
+// with a new argument every time would otherwise grow the list forever.
+const maxCarried = 64
+
 // reset empties the cache for another evaluation, keeping its memory and
 // letting go of every term it pointed to.
 func (c *ruleCache) reset() {
@@ -99,6 +143,7 @@ func (c *ruleCache) reset() {
 	clear(c.terms)
 	clear(c.keys)
 	c.entries, c.terms, c.keys = c.entries[:0], c.terms[:0], c.keys[:0]
+	c.carried = nil
 	c.frames = append(c.frames[:0], 0)
 }
 

@@ -42,7 +42,7 @@ func (e *Engine) Explain(ctx context.Context, in authz.Input) (authz.Outcome, []
 		return authz.Outcome{}, nil, rev.name, fmt.Errorf("build policy input: %w", err)
 	}
 	t := newTrace()
-	v, err := e.eval(ctx, rev.decision, input, t)
+	v, err := e.eval(ctx, rev.decision, input, t, nil)
 	if err != nil {
 		return authz.Outcome{}, nil, rev.name, fmt.Errorf("evaluate %s: %w", DecisionQuery, err)
 	}

@@ -39,7 +39,7 @@ var (
 // JSON round trip. Empty strings are left out, so policies test presence
 // with a plain reference. The shape is documented in policies/README.md.
 func inputValue(in authz.Input) (ast.Value, error) {
-	principal, err := memoPrincipal(in.Principal)
+	principal, err := memoPrincipal(in.Principal).object()
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +62,7 @@ func inputValue(in authz.Input) (ast.Value, error) {
 // hasInputValue builds the input of the has() query: the principal, as for
 // decisions, and the check exactly as the caller sent it.
 func hasInputValue(p authz.Principal, check any) (ast.Value, error) {
-	principal, err := memoPrincipal(p)
+	principal, err := memoPrincipal(p).object()
 	if err != nil {
 		return nil, err
 	}
@@ -76,21 +76,25 @@ func hasInputValue(p authz.Principal, check any) (ast.Value, error) {
 	), nil
 }
 
-// principalInput is what the memo holds: the principal as policy input.
-type principalInput struct {
+// principalState is what the memo holds: the principal as policy input,
+// built once per verified token. Its address identifies the session for
+// the values carried between its decisions (reuse.go).
+type principalState struct {
 	obj ast.Object
 	err error
 }
 
-// memoPrincipal returns the principal's policy input, built once per
-// verified token (the principal's memo) and shared, read-only, by every
-// evaluation for that token.
-func memoPrincipal(p authz.Principal) (ast.Object, error) {
-	in := p.Memo.Get(func() any {
+func (s *principalState) object() (ast.Object, error) { return s.obj, s.err }
+
+// memoPrincipal returns the principal's state, built once per verified
+// token (the principal's memo) and shared, read-only, by every evaluation
+// for that token. A principal without a memo gets a state of its own every
+// time.
+func memoPrincipal(p authz.Principal) *principalState {
+	return p.Memo.Get(func() any {
 		obj, err := principalObject(p)
-		return principalInput{obj, err}
-	}).(principalInput)
-	return in.obj, in.err
+		return &principalState{obj, err}
+	}).(*principalState)
 }
 
 func principalObject(p authz.Principal) (ast.Object, error) {

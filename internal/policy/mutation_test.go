@@ -84,7 +84,7 @@ type mutant struct {
 }
 
 // policyFiles is the shipped policy set with the example team's directory.
-func policyFiles(t *testing.T) map[string][]byte {
+func policyFiles(t testing.TB) map[string][]byte {
 	t.Helper()
 	files := map[string][]byte{}
 	for dir, prefix := range map[string]string{shippedPolicies: "", teamPolicies: "acme/"} {

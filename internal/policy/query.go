@@ -48,11 +48,12 @@ func prepareQuery(compiler *ast.Compiler, store storage.Store, ref string) (*rul
 // eval evaluates the rule for input, stopping at timeout or when ctx ends,
 // whichever comes first. It returns the rule's single value; an undefined
 // rule is ErrUndefined. A stop at the deadline is ErrEvalTimeout. tracer,
-// when not nil, sees every step.
-func (q *ruleQuery) eval(ctx context.Context, input ast.Value, timeout time.Duration, tracer topdown.QueryTracer) (ast.Value, error) {
+// when not nil, sees every step. carry, when not nil, brings values known
+// before the evaluation starts and receives what it computed (reuse.go).
+func (q *ruleQuery) eval(ctx context.Context, input ast.Value, timeout time.Duration, tracer topdown.QueryTracer, carry *carry) (v ast.Value, computed []cachedRule, err error) {
 	txn, err := q.store.NewTransaction(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("open store transaction: %w", err)
+		return nil, nil, fmt.Errorf("open store transaction: %w", err)
 	}
 	defer q.store.Abort(ctx, txn)
 
@@ -70,6 +71,9 @@ func (q *ruleQuery) eval(ctx context.Context, input ast.Value, timeout time.Dura
 
 	rules := q.caches.get()
 	defer q.caches.put(rules)
+	if carry != nil {
+		rules.carried = carry.prior.values
+	}
 
 	tq := topdown.NewQuery(q.body).
 		WithCompiler(q.compiler).
@@ -86,17 +90,20 @@ func (q *ruleQuery) eval(ctx context.Context, input ast.Value, timeout time.Dura
 	results, err := tq.Run(ctx)
 	switch {
 	case err != nil && timedOut.Load() && ctx.Err() == nil:
-		return nil, fmt.Errorf("%w (%s)", ErrEvalTimeout, timeout)
+		return nil, nil, fmt.Errorf("%w (%s)", ErrEvalTimeout, timeout)
 	case err != nil:
-		return nil, err
+		return nil, nil, err
 	case len(results) == 0:
-		return nil, fmt.Errorf("%s: %w", q.ref, ErrUndefined)
+		return nil, nil, fmt.Errorf("%s: %w", q.ref, ErrUndefined)
 	case len(results) > 1:
-		return nil, fmt.Errorf("%s has %d results, want 1", q.ref, len(results))
+		return nil, nil, fmt.Errorf("%s has %d results, want 1", q.ref, len(results))
 	}
 	t := results[0][resultVar]
 	if t == nil {
-		return nil, fmt.Errorf("%s: %w", q.ref, ErrUndefined)
+		return nil, nil, fmt.Errorf("%s: %w", q.ref, ErrUndefined)
 	}
-	return t.Value, nil
+	if carry != nil && carry.capture {
+		computed = rules.carry(carry.keep)
+	}
+	return t.Value, computed, nil
 }

@@ -1,0 +1,181 @@
+package policy
+
+import (
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/verdict-pdp/verdict/internal/boundedmap"
+)
+
+// Reusing rule results across decisions.
+//
+// Within one evaluation OPA computes each rule at most once (its virtual
+// cache). Most of a decision's rules read nothing of the input but the
+// principal and the action: the action's catalog entry, its requirements
+// against the session's role and permissions, the teams' deny test when no
+// team rule looks at the resource, the impersonation guard. A session asks
+// about the same action for resource after resource (a list page, a batch),
+// and those rules give the same values every time. So the values the
+// evaluator computed for them are kept, per session and action, and handed
+// to the next evaluation of the same session and action as already known;
+// only the rules that read the resource or the context (tenancy, team rules
+// that look at them, the decision itself) are evaluated again.
+//
+// This is an exact-result cache, not a rule of Verdict's own: every value
+// was computed by OPA from the same policies, data, principal and action,
+// and which rules qualify is decided from the compiled policies, not from
+// a list. A rule qualifies when neither it nor anything it may reach, rule
+// or function, reads input other than input.principal and input.action,
+// or uses `with` (which evaluates under other input). A revision whose
+// policies call a builtin that is not a function of its arguments (the
+// clock, randomness) reuses nothing.
+
+// reusable are the rules of a compiled policy set whose values are a
+// function of input.principal, input.action, the policies and their data.
+type reusable struct {
+	compiler *ast.Compiler
+	rules    map[*ast.Rule]bool // every rule, with its verdict
+}
+
+// reusableRules classifies every rule of compiler.
+func reusableRules(compiler *ast.Compiler) *reusable {
+	r := &reusable{compiler: compiler, rules: make(map[*ast.Rule]bool)}
+	for _, m := range compiler.Modules {
+		for _, rule := range m.Rules {
+			r.classify(rule)
+		}
+	}
+	return r
+}
+
+// classify decides rule, and what it reaches, once. Rego forbids recursion,
+// so the walk ends; a rule met again while it is being decided (which the
+// compiler would have refused) counts as not reusable.
+func (r *reusable) classify(rule *ast.Rule) bool {
+	if ok, seen := r.rules[rule]; seen {
+		return ok
+	}
+	r.rules[rule] = false
+	ok := r.decide(rule)
+	r.rules[rule] = ok
+	return ok
+}
+
+func (r *reusable) decide(rule *ast.Rule) bool {
+	ok := true
+	ast.WalkWiths(rule, func(*ast.With) bool {
+		ok = false
+		return true
+	})
+	ast.WalkRefs(rule, func(ref ast.Ref) bool {
+		if !ok {
+			return true
+		}
+		switch {
+		case ref.HasPrefix(ast.InputRootRef):
+			ok = readsPrincipalOrAction(ref)
+		case ref.HasPrefix(ast.DefaultRootRef):
+			ok = r.allReusable(r.compiler.GetRulesDynamicWithOpts(ref, ast.RulesOptions{IncludeHiddenModules: true}))
+		}
+		return !ok
+	})
+	return ok
+}
+
+func (r *reusable) allReusable(rules []*ast.Rule) bool {
+	for _, rule := range rules {
+		if !r.classify(rule) {
+			return false
+		}
+	}
+	return true
+}
+
+// readsPrincipalOrAction reports whether an input reference stays within
+// input.principal or input.action: its first key is one of those strings.
+func readsPrincipalOrAction(ref ast.Ref) bool {
+	if len(ref) < 2 {
+		return false // input as a whole
+	}
+	key, ok := ref[1].Value.(ast.String)
+	return ok && (key == "principal" || key == "action")
+}
+
+// result reports whether a virtual-cache key names a value that may be
+// reused: a rule's value (data.pkg.rule, or a member of a partial rule
+// under it) or a function's result (the function's reference, then its
+// arguments), every rule of which is reusable.
+func (r *reusable) result(key ast.Ref) bool {
+	path := key
+	if fn, ok := key[0].Value.(ast.Ref); ok {
+		path = fn
+	}
+	rules := r.compiler.GetRulesForVirtualDocument(path)
+	return len(rules) > 0 && r.allReusable(rules)
+}
+
+// carriedResults keeps, per session and action, the reusable values an
+// evaluation computed, for the next evaluation of the same session and
+// action under the same revision (each revision has its own). A session is
+// the principal state built once per verified token (principalState), so
+// a new token, like a new revision, starts afresh.
+type carriedResults struct {
+	rules  *reusable
+	values *boundedmap.Map[carryKey, carried]
+}
+
+type carryKey struct {
+	principal *principalState
+	action    string
+}
+
+// carried is what a session and action carry: the values, and how many
+// evaluations added to them. A decision that takes another path (a denial
+// after an allow) computes other rules, which are added, up to
+// maxRefreshes times, so that the list settles.
+type carried struct {
+	values    []cachedRule
+	refreshes int
+}
+
+const (
+	// maxCarriedSessions bounds the sessions and actions whose values are
+	// kept, some ten for each of the token cache's default ten thousand
+	// sessions being far more than a replica's working set.
+	maxCarriedSessions = 1 << 16
+	// maxRefreshes bounds how often a session and action's values grow.
+	maxRefreshes = 4
+)
+
+func newCarriedResults(compiler *ast.Compiler) *carriedResults {
+	return &carriedResults{rules: reusableRules(compiler), values: boundedmap.New[carryKey, carried](maxCarriedSessions)}
+}
+
+// carry is one evaluation's part in carrying values: what it starts with,
+// and whether it offers what it computed.
+type carry struct {
+	owner   *carriedResults
+	key     carryKey
+	prior   carried
+	capture bool
+	keep    func(ast.Ref) bool
+}
+
+// start returns the carry of an evaluation of action for principal; nil
+// (carry nothing) when c is nil.
+func (c *carriedResults) start(principal *principalState, action string) *carry {
+	if c == nil {
+		return nil
+	}
+	k := carryKey{principal, action}
+	prior, _ := c.values.Get(k)
+	return &carry{owner: c, key: k, prior: prior, capture: prior.refreshes < maxRefreshes, keep: c.rules.result}
+}
+
+// finish keeps what the evaluation computed beyond what it started with
+// (nil: nothing more).
+func (k *carry) finish(computed []cachedRule) {
+	if k == nil || computed == nil {
+		return
+	}
+	k.owner.values.Put(k.key, carried{values: computed, refreshes: k.prior.refreshes + 1}, nil)
+}
