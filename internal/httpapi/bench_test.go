@@ -104,6 +104,31 @@ func BenchmarkDecisionCached(b *testing.B) {
 	}
 }
 
+// BenchmarkHas is Clerk's has() for a session with a warm token cache,
+// in process, the session having asked before.
+func BenchmarkHas(b *testing.B) {
+	s := newBenchService(b)
+	ctx := context.Background()
+	check := map[string]any{"permission": "org:posts:publish", "feature": "o:posts"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.decider.Has(ctx, s.token, check); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkHandlerHas is POST /v1/has through the router, in process.
+func BenchmarkHandlerHas(b *testing.B) {
+	s := newBenchService(b)
+	body := fmt.Sprintf(`{"token":%q,"check":{"permission":"org:posts:publish","feature":"o:posts"}}`, s.token)
+	serve(b, s.handler, "/v1/has", body)
+	b.ReportAllocs()
+	for b.Loop() {
+		serve(b, s.handler, "/v1/has", body)
+	}
+}
+
 // BenchmarkHandlerCheck is POST /v1/check through the router, in process.
 func BenchmarkHandlerCheck(b *testing.B) {
 	s := newBenchService(b)

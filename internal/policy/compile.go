@@ -73,10 +73,6 @@ type revision struct {
 	name     string
 	decision *ruleQuery
 	has      *ruleQuery
-	// carried are the decision values carried between evaluations of the
-	// same session and action (reuse.go); nil when the policies are not
-	// deterministic.
-	carried *carriedResults
 	// deterministic is false when any rule calls a builtin whose result
 	// is not a function of its arguments (time, randomness, network).
 	deterministic bool
@@ -91,14 +87,16 @@ func compile(ctx context.Context, s snapshot) (*revision, error) {
 		return nil, err
 	}
 	rev := &revision{name: s.revision(), deterministic: deterministic(compiler)}
-	if rev.deterministic {
-		rev.carried = newCarriedResults(compiler)
-	}
 	if rev.decision, err = prepareQuery(compiler, store, DecisionQuery); err != nil {
 		return nil, asCompileError(err, s)
 	}
 	if rev.has, err = prepareQuery(compiler, store, HasQuery); err != nil {
 		return nil, asCompileError(err, s)
+	}
+	if rev.deterministic {
+		reusable := reusableRules(compiler)
+		rev.decision.carried = newCarriedResults(reusable)
+		rev.has.carried = newCarriedResults(reusable)
 	}
 	return rev, nil
 }

@@ -102,11 +102,7 @@ func (e *Engine) Evaluate(ctx context.Context, in authz.Input) (authz.Outcome, s
 	if err != nil {
 		return authz.Outcome{}, rev.name, fmt.Errorf("build policy input: %w", err)
 	}
-	var carry *carry
-	if in.Principal.Memo != nil {
-		carry = rev.carried.start(memoPrincipal(in.Principal), in.Check.Action)
-	}
-	v, err := e.eval(ctx, rev.decision, input, nil, carry)
+	v, err := e.eval(ctx, rev.decision, input, nil, rev.decision.carryFor(in.Principal, in.Check.Action))
 	if err != nil {
 		return authz.Outcome{}, rev.name, fmt.Errorf("evaluate %s: %w", DecisionQuery, err)
 	}
@@ -123,11 +119,11 @@ func (e *Engine) Has(ctx context.Context, p authz.Principal, check any) (authz.H
 	if err != nil {
 		return authz.HasAnswer{}, fmt.Errorf("build has() input: %w", err)
 	}
-	v, err := e.eval(ctx, rev.has, input, nil, nil)
+	v, err := e.eval(ctx, rev.has, input, nil, rev.has.carryFor(p, ""))
 	if err != nil {
 		return authz.HasAnswer{}, fmt.Errorf("evaluate %s: %w", HasQuery, err)
 	}
-	result, reason, message, err := answerFields(v, HasQuery, "result")
+	result, reason, message, err := answerFields(v, HasQuery, keyResult)
 	return authz.HasAnswer{Result: result, Reason: reason, Message: message}, err
 }
 
@@ -149,34 +145,34 @@ var ErrUndefined = errors.New("the policies are undefined for this input")
 // outcome extracts the decision object. Anything but an object with a
 // boolean allow and a non-empty string reason is refused.
 func outcome(v ast.Value) (authz.Outcome, error) {
-	allow, reason, message, err := answerFields(v, DecisionQuery, "allow")
+	allow, reason, message, err := answerFields(v, DecisionQuery, keyAllow)
 	return authz.Outcome{Allow: allow, Reason: reason, Message: message}, err
 }
 
 // answerFields reads {<flag>: bool, "reason": non-empty string, "message":
 // string} from the value a query produced; anything else is an error, so a
 // malformed answer is never taken for a yes.
-func answerFields(v ast.Value, query, flag string) (bool, authz.Reason, string, error) {
+func answerFields(v ast.Value, query string, flag *ast.Term) (bool, authz.Reason, string, error) {
 	obj, ok := v.(ast.Object)
 	if !ok {
 		return false, "", "", fmt.Errorf("%s is %s, want an object", query, ast.ValueName(v))
 	}
 	yes, ok := field[ast.Boolean](obj, flag)
 	if !ok {
-		return false, "", "", fmt.Errorf("%s.%s is missing or not a boolean", query, flag)
+		return false, "", "", fmt.Errorf("%s.%s is missing or not a boolean", query, flag.Value.(ast.String))
 	}
-	reason, _ := field[ast.String](obj, "reason")
+	reason, _ := field[ast.String](obj, keyReason)
 	if reason == "" {
 		return false, "", "", fmt.Errorf("%s.reason is missing or not a string", query)
 	}
-	message, _ := field[ast.String](obj, "message")
+	message, _ := field[ast.String](obj, keyMessage)
 	return bool(yes), authz.Reason(reason), string(message), nil
 }
 
 // field is obj[key] when it holds a T.
-func field[T ast.Value](obj ast.Object, key string) (T, bool) {
+func field[T ast.Value](obj ast.Object, key *ast.Term) (T, bool) {
 	var zero T
-	t := obj.Get(ast.InternedTerm(key))
+	t := obj.Get(key)
 	if t == nil {
 		return zero, false
 	}

@@ -33,7 +33,17 @@ var (
 	keyID             = ast.StringTerm("id")
 	keyOwnerID        = ast.StringTerm("owner_id")
 	keyAttributes     = ast.StringTerm("attributes")
+
+	// The members of an answer (engine.go).
+	keyAllow   = ast.StringTerm("allow")
+	keyResult  = ast.StringTerm("result")
+	keyReason  = ast.StringTerm("reason")
+	keyMessage = ast.StringTerm("message")
 )
+
+// emptyObject stands for an absent resource or context. Evaluations only
+// read their input, so one is shared by all.
+var emptyObject = ast.NewObject()
 
 // inputValue builds the policy input directly as an OPA value, skipping a
 // JSON round trip. Empty strings are left out, so policies test presence
@@ -127,10 +137,12 @@ func principalObject(p authz.Principal) (ast.Object, error) {
 
 func resourceObject(r *authz.Resource) (ast.Object, error) {
 	if r == nil {
-		return ast.NewObject(), nil
+		return emptyObject, nil
 	}
-	// Gathered first, so that the object is allocated once at its size.
+	// Gathered first, so that the object is allocated once at its size,
+	// and its strings' terms at once.
 	var pairs pairList
+	pairs.terms = make([]ast.Term, 0, 5)
 	pairs.addString(keyType, r.Type)
 	pairs.addString(keyID, r.ID)
 	pairs.addString(keyOrgID, r.OrgID)
@@ -150,8 +162,9 @@ func resourceObject(r *authz.Resource) (ast.Object, error) {
 
 // pairList gathers the members of a small object.
 type pairList struct {
-	list [6][2]*ast.Term
-	n    int
+	list  [6][2]*ast.Term
+	n     int
+	terms []ast.Term // room for the string members' terms
 }
 
 func (p *pairList) add(key, value *ast.Term) {
@@ -162,7 +175,8 @@ func (p *pairList) add(key, value *ast.Term) {
 // addString adds a string member, unless it is empty.
 func (p *pairList) addString(key *ast.Term, s string) {
 	if s != "" {
-		p.add(key, ast.StringTerm(s))
+		p.terms = append(p.terms, ast.Term{Value: ast.String(s)})
+		p.add(key, &p.terms[len(p.terms)-1])
 	}
 }
 
@@ -183,8 +197,8 @@ func stringArray(ss []string) *ast.Term {
 // anyObject converts a decoded JSON object (numbers as json.Number or
 // float64) into an OPA object. A nil map becomes an empty object.
 func anyObject(m map[string]any) (ast.Object, error) {
-	if m == nil {
-		return ast.NewObject(), nil
+	if len(m) == 0 {
+		return emptyObject, nil
 	}
 	v, err := ast.InterfaceToValue(m)
 	if err != nil {

@@ -24,6 +24,10 @@ type ruleQuery struct {
 	store    storage.Store
 	body     ast.Body // resultVar = <ref>, compiled
 	caches   ruleCaches
+	// carried are the values carried between evaluations of the same
+	// session (and action) (reuse.go); nil when the policies are not
+	// deterministic.
+	carried *carriedResults
 }
 
 // noMetrics spares each evaluation the metrics topdown would otherwise

@@ -3,6 +3,7 @@ package policy
 import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
+	"github.com/verdict-pdp/verdict/internal/authz"
 	"github.com/verdict-pdp/verdict/internal/boundedmap"
 )
 
@@ -142,12 +143,13 @@ const (
 	// kept, some ten for each of the token cache's default ten thousand
 	// sessions being far more than a replica's working set.
 	maxCarriedSessions = 1 << 16
-	// maxRefreshes bounds how often a session and action's values grow.
-	maxRefreshes = 4
+	// maxRefreshes bounds how often a session and action's values grow
+	// (has() checks vary more than a decision's paths).
+	maxRefreshes = 8
 )
 
-func newCarriedResults(compiler *ast.Compiler) *carriedResults {
-	return &carriedResults{rules: reusableRules(compiler), values: boundedmap.New[carryKey, carried](maxCarriedSessions)}
+func newCarriedResults(rules *reusable) *carriedResults {
+	return &carriedResults{rules: rules, values: boundedmap.New[carryKey, carried](maxCarriedSessions)}
 }
 
 // carry is one evaluation's part in carrying values: what it starts with,
@@ -160,13 +162,15 @@ type carry struct {
 	keep    func(ast.Ref) bool
 }
 
-// start returns the carry of an evaluation of action for principal; nil
-// (carry nothing) when c is nil.
-func (c *carriedResults) start(principal *principalState, action string) *carry {
-	if c == nil {
+// carryFor returns the carry of an evaluation of q for p and action (none
+// for has()): nil, carry nothing, when q carries nothing or p has no memo
+// (no state that lasts from one evaluation to the next).
+func (q *ruleQuery) carryFor(p authz.Principal, action string) *carry {
+	c := q.carried
+	if c == nil || p.Memo == nil {
 		return nil
 	}
-	k := carryKey{principal, action}
+	k := carryKey{memoPrincipal(p), action}
 	prior, _ := c.values.Get(k)
 	return &carry{owner: c, key: k, prior: prior, capture: prior.refreshes < maxRefreshes, keep: c.rules.result}
 }

@@ -146,3 +146,58 @@ func FuzzCarriedDecisions(f *testing.F) {
 		}
 	})
 }
+
+// carryHasChecks are has() checks of every kind: each field, several
+// fields, wrong types, unknown fields, no object at all.
+var carryHasChecks = []any{
+	map[string]any{"role": "org:admin"},
+	map[string]any{"role": "admin"},
+	map[string]any{"role": "org:member"},
+	map[string]any{"permission": "org:posts:publish"},
+	map[string]any{"permission": "posts:publish"},
+	map[string]any{"permission": "org:sys_memberships:read"},
+	map[string]any{"feature": "o:posts"},
+	map[string]any{"feature": "posts"},
+	map[string]any{"feature": "org:reports"},
+	map[string]any{"plan": "o:pro"},
+	map[string]any{"reverification": "strict"},
+	map[string]any{"permission": "org:posts:publish", "feature": "o:posts"},
+	map[string]any{"role": "org:member", "plan": "o:pro"},
+	map[string]any{"role": 7},
+	map[string]any{"feature": []any{"o:posts"}},
+	map[string]any{"colour": "blue"},
+	map[string]any{},
+	"org:admin",
+	nil,
+}
+
+// TestCarriedHasMatchesFresh asks random has() checks of the same
+// sessions: each answer equals the one evaluated from nothing.
+func TestCarriedHasMatchesFresh(t *testing.T) {
+	e := carryEngine(t)
+	sessions := carrySessions()
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(3, 4))
+	results := map[bool]int{}
+	for range 2000 {
+		p := sessions[rng.IntN(len(sessions))]
+		check := carryHasChecks[rng.IntN(len(carryHasChecks))]
+		carried, err := e.Has(ctx, p, check)
+		if err != nil {
+			t.Fatalf("carried %v: %v", check, err)
+		}
+		fresh := p
+		fresh.Memo = nil
+		want, err := e.Has(ctx, fresh, check)
+		if err != nil {
+			t.Fatalf("fresh %v: %v", check, err)
+		}
+		if carried != want {
+			t.Fatalf("has(%v) as %s:\ncarried %+v\nfresh   %+v", check, p.OrgRole, carried, want)
+		}
+		results[carried.Result]++
+	}
+	if results[true] < 100 || results[false] < 100 {
+		t.Fatalf("the checks do not exercise both answers: %v", results)
+	}
+}
