@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"math/bits"
 	"slices"
 	"sync"
 
@@ -22,6 +23,7 @@ type ruleCache struct {
 	// shared, and seen only outside any `with` (frame 0), since under a
 	// `with` the input may differ.
 	carried []cachedRule
+	used    uint64      // bit i: carried[i] was looked up (maxCarried <= 64)
 	terms   []*ast.Term // the references' terms, which entries slice
 	keys    []ast.Ref   // scratch for Keys
 }
@@ -54,6 +56,7 @@ func (c *ruleCache) Get(ref ast.Ref) (*ast.Term, bool) {
 	if len(c.frames) == 1 {
 		for i := range c.carried {
 			if c.carried[i].ref.Equal(ref) {
+				c.used |= 1 << i
 				return c.carried[i].get()
 			}
 		}
@@ -108,10 +111,13 @@ func (c *ruleCache) find(ref ast.Ref) int {
 	return -1
 }
 
-// carry returns carried and the values computed in this evaluation that
-// keep may reuse, copied out of the cache's memory; nil when this
-// evaluation computed nothing more that keep accepts, or when the list
-// would exceed maxCarried.
+// carry returns what the next evaluation of the same session (and action)
+// should carry: the carried values this evaluation looked up, and the
+// values it computed that keep may reuse, copied out of the cache's
+// memory. Carried values it did not look up are dropped: the evaluations
+// that follow take the same path, and what another path needs is computed
+// and carried again when it is taken. It returns nil when nothing changes,
+// or when the list would exceed maxCarried.
 func (c *ruleCache) carry(keep func(ast.Ref) bool) []cachedRule {
 	var found []cachedRule
 	for _, e := range c.entries {
@@ -119,11 +125,16 @@ func (c *ruleCache) carry(keep func(ast.Ref) bool) []cachedRule {
 			found = append(found, e)
 		}
 	}
-	if len(found) == 0 || len(c.carried)+len(found) > maxCarried {
+	used := bits.OnesCount64(c.used)
+	if len(found) == 0 && used == len(c.carried) || used+len(found) > maxCarried {
 		return nil
 	}
-	out := make([]cachedRule, 0, len(c.carried)+len(found))
-	out = append(out, c.carried...)
+	out := make([]cachedRule, 0, used+len(found))
+	for i, e := range c.carried {
+		if c.used&(1<<i) != 0 {
+			out = append(out, e)
+		}
+	}
 	for _, e := range found {
 		e.ref = slices.Clone(e.ref)
 		out = append(out, e)
@@ -143,7 +154,7 @@ func (c *ruleCache) reset() {
 	clear(c.terms)
 	clear(c.keys)
 	c.entries, c.terms, c.keys = c.entries[:0], c.terms[:0], c.keys[:0]
-	c.carried = nil
+	c.carried, c.used = nil, 0
 	c.frames = append(c.frames[:0], 0)
 }
 

@@ -140,16 +140,27 @@ type carried struct {
 
 const (
 	// maxCarriedSessions bounds the sessions and actions whose values are
-	// kept, some ten for each of the token cache's default ten thousand
-	// sessions being far more than a replica's working set.
-	maxCarriedSessions = 1 << 16
-	// maxRefreshes bounds how often a session and action's values grow
+	// kept, and maxCarriedBytes what they hold (as carriedCost estimates
+	// it): a session's decision carries three or four values once its path
+	// settles (ruleCache.carry), some 900 bytes, so the budget holds some
+	// fourteen thousand sessions and actions.
+	maxCarriedSessions = 1 << 15
+	maxCarriedBytes    = 12 << 20
+	// maxRefreshes bounds how often a session and action's values change
 	// (has() checks vary more than a decision's paths).
 	maxRefreshes = 8
 )
 
+// carriedCost estimates what a session and action's carried values hold:
+// the entry, and for each value its slot, its reference and the value
+// itself, most of which (catalog entries, the principal) is shared with
+// the policies' data and the session.
+func carriedCost(k carryKey, c carried) int {
+	return 128 + len(k.action) + 256*len(c.values)
+}
+
 func newCarriedResults(rules *reusable) *carriedResults {
-	return &carriedResults{rules: rules, values: boundedmap.New[carryKey, carried](maxCarriedSessions)}
+	return &carriedResults{rules: rules, values: boundedmap.NewCosted(maxCarriedSessions, maxCarriedBytes, carriedCost)}
 }
 
 // carry is one evaluation's part in carrying values: what it starts with,
