@@ -104,7 +104,7 @@ func addKeyFlags(fs *flag.FlagSet, c *serviceConfig) {
 	})
 	fs.DurationVar(&c.Verify.ClockSkew, "clock-skew", defaultClockSkew, "leeway for exp, nbf and iat")
 	fs.IntVar(&c.Verify.TokenCacheSize, "token-cache-size", defaultTokenCacheSize, "verified tokens remembered (keyed by a hash of the whole token); 0 disables the cache")
-	fs.IntVar(&c.Verify.DecisionCacheSize, "decision-cache-size", defaultDecisionCacheSize, "exact decisions remembered (same token, action, resource, context and policy revision; deterministic policies only); 0 disables the cache")
+	fs.IntVar(&c.Verify.DecisionCacheSize, "decision-cache-size", defaultDecisionCacheSize, "exact decisions remembered (same token, action, resource, context and policy revision; deterministic policies only; admitted when evaluated a second time); 0 disables the cache")
 }
 
 // parseFlags parses args with each flag's VERDICT_<FLAG> environment variable

@@ -74,6 +74,7 @@ func TestMetrics(t *testing.T) {
 		inst.mint(t, with(v1Admin, "exp", time.Now().Unix()-60)),
 		"garbage",
 		member, // verified once, then answered from the token cache
+		member, // evaluated twice, then answered from the decision cache
 	} {
 		inst.post(t, "/v1/check", map[string]any{"token": token, "action": "tasks:read", "resource": map[string]any{"org_id": "org_B"}}, nil)
 	}
@@ -84,14 +85,14 @@ func TestMetrics(t *testing.T) {
 		labels []string
 		delta  float64
 	}{
-		{"verdict_decisions_total", []string{"decision", "deny", "reason", "tenant_mismatch"}, 2},
+		{"verdict_decisions_total", []string{"decision", "deny", "reason", "tenant_mismatch"}, 3},
 		{"verdict_decisions_total", []string{"decision", "deny", "reason", "token_expired"}, 1},
 		{"verdict_decisions_total", []string{"decision", "deny", "reason", "token_invalid"}, 1},
-		{"verdict_token_verifications_total", []string{"result", "valid"}, 2},
-		{"verdict_token_cache_lookups_total", []string{"result", "hit"}, 1},
+		{"verdict_token_verifications_total", []string{"result", "valid"}, 3},
+		{"verdict_token_cache_lookups_total", []string{"result", "hit"}, 2},
 		{"verdict_token_cache_lookups_total", []string{"result", "miss"}, 3},
 		{"verdict_decision_cache_lookups_total", []string{"result", "hit"}, 1},
-		{"verdict_decision_cache_lookups_total", []string{"result", "miss"}, 1},
+		{"verdict_decision_cache_lookups_total", []string{"result", "miss"}, 2},
 		{"verdict_token_verifications_total", []string{"result", "expired"}, 1},
 		{"verdict_token_verifications_total", []string{"result", "invalid"}, 1},
 	} {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/verdict-pdp/verdict/internal/boundedmap"
 )
@@ -41,6 +42,7 @@ type cacheKey [sha256.Size]byte
 // reason and message, and a fixed overhead (entryCost).
 type decisionCache struct {
 	entries *boundedmap.Map[cacheKey, Outcome]
+	seen    *doorkeeper
 	writers sync.Pool // of *keyWriter
 
 	mu       sync.Mutex
@@ -50,6 +52,7 @@ type decisionCache struct {
 func newDecisionCache(max, maxBytes int) *decisionCache {
 	return &decisionCache{
 		entries: boundedmap.NewCosted(max, maxBytes, entryCost),
+		seen:    newDoorkeeper(max),
 		writers: sync.Pool{New: func() any { return newKeyWriter() }},
 	}
 }
@@ -88,6 +91,9 @@ func entryCost(k cacheKey, out Outcome) int {
 // they would only take room.
 func (c *decisionCache) put(revision string, k cacheKey, out Outcome) {
 	if len(out.Reason)+len(out.Message) > maxCachedOutcomeBytes {
+		return
+	}
+	if !c.seen.again(k) {
 		return
 	}
 	// Copies, so that an entry never keeps a larger string it was cut
@@ -256,4 +262,28 @@ func (w *keyWriter) object(m map[string]any) bool {
 		}
 	}
 	return true
+}
+
+// doorkeeper admits a decision to the cache on its second evaluation, not
+// its first. Most traffic names a resource once (every write, every list
+// page's new rows): caching those first sights would fill the cache with
+// entries that are never hit and push out the ones that are, and cost a
+// copy and an insertion each. It remembers a fingerprint of the keys seen
+// recently in a fixed table (a newer key takes an older one's slot), so
+// it costs 8 bytes a slot whatever callers send; a lost fingerprint only
+// delays a key's admission.
+type doorkeeper struct {
+	slots []atomic.Uint64
+}
+
+func newDoorkeeper(entries int) *doorkeeper {
+	return &doorkeeper{slots: make([]atomic.Uint64, max(entries, 1))}
+}
+
+// again reports whether k was seen since its slot last changed hands, and
+// remembers it.
+func (d *doorkeeper) again(k cacheKey) bool {
+	fingerprint := binary.LittleEndian.Uint64(k[:8]) | 1 // never 0, the empty slot
+	slot := &d.slots[binary.LittleEndian.Uint64(k[8:16])%uint64(len(d.slots))]
+	return slot.Swap(fingerprint) == fingerprint
 }

@@ -18,7 +18,9 @@ func TestDecisionCacheBytes(t *testing.T) {
 		if !ok {
 			t.Fatal("key failed")
 		}
-		c.put("sha256:a", k, Outcome{Reason: "r", Message: strings.Repeat("m", maxCachedOutcomeBytes-1), Deterministic: true})
+		for range 2 { // admitted on the second sight
+			c.put("sha256:a", k, Outcome{Reason: "r", Message: strings.Repeat("m", maxCachedOutcomeBytes-1), Deterministic: true})
+		}
 		if b := c.bytes(); b > budget {
 			t.Fatalf("after %d puts the cache holds %d bytes, want at most %d", i+1, b, budget)
 		}
@@ -28,9 +30,36 @@ func TestDecisionCacheBytes(t *testing.T) {
 	}
 
 	k, _ := c.key("sha256:a", "t", Check{Action: "huge"})
-	c.put("sha256:a", k, Outcome{Reason: "r", Message: strings.Repeat("m", 1<<20), Deterministic: true})
+	for range 2 {
+		c.put("sha256:a", k, Outcome{Reason: "r", Message: strings.Repeat("m", 1<<20), Deterministic: true})
+	}
 	if _, hit := c.get(k); hit {
 		t.Error("a 1 MiB message was cached")
+	}
+}
+
+// TestDecisionCacheAdmitsOnSecondSight: decisions evaluated once, as
+// requests that each name a new resource are, never take a place in the
+// cache; one evaluated again does.
+func TestDecisionCacheAdmitsOnSecondSight(t *testing.T) {
+	t.Parallel()
+	c := newDecisionCache(1000, 1<<20)
+	out := Outcome{Reason: "r", Message: "m", Deterministic: true}
+	for i := range 10_000 {
+		k, _ := c.key("sha256:a", "t", Check{Action: "a", Resource: &Resource{ID: strconv.Itoa(i)}})
+		c.put("sha256:a", k, out)
+	}
+	if n := c.entries.Len(); n != 0 {
+		t.Errorf("10000 decisions seen once: the cache holds %d, want 0", n)
+	}
+	k, _ := c.key("sha256:a", "t", Check{Action: "a", Resource: &Resource{ID: "again"}})
+	c.put("sha256:a", k, out)
+	if _, hit := c.get(k); hit {
+		t.Error("a decision seen once was cached")
+	}
+	c.put("sha256:a", k, out)
+	if got, hit := c.get(k); !hit || got != out {
+		t.Errorf("a decision seen twice: get = %+v, %v; want %+v, true", got, hit, out)
 	}
 }
 
