@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/verdict-pdp/verdict/internal/authz"
 	"github.com/verdict-pdp/verdict/internal/devtoken"
 	"github.com/verdict-pdp/verdict/internal/httpapi"
 )
@@ -68,6 +69,46 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		sort.Strings(tt.spec)
 		if diff := cmp.Diff(tt.spec, routes); diff != "" {
 			t.Errorf("%s: api/openapi.yaml (-) and router (+) differ:\n%s", name, diff)
+		}
+	}
+}
+
+// TestOpenAPIReasonsMatchTheDomain keeps the reason codes api/openapi.yaml
+// lists in step with the one list of them (authz): the deny codes in
+// precedence order, the allow codes, has()'s own, and the examples.
+func TestOpenAPIReasonsMatchTheDomain(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../../api/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec struct {
+		Components struct {
+			Schemas struct {
+				Reason struct {
+					Deny     []authz.Reason `yaml:"x-verdict-deny-reasons"`
+					Allow    []authz.Reason `yaml:"x-verdict-allow-reasons"`
+					Has      []authz.Reason `yaml:"x-verdict-has-reasons"`
+					Examples []authz.Reason `yaml:"examples"`
+				} `yaml:"Reason"`
+			} `yaml:"schemas"`
+		} `yaml:"components"`
+	}
+	if err := yaml.Unmarshal(b, &spec); err != nil {
+		t.Fatalf("parse api/openapi.yaml: %v", err)
+	}
+	r := spec.Components.Schemas.Reason
+	for _, c := range []struct {
+		name       string
+		spec, want []authz.Reason
+	}{
+		{"x-verdict-deny-reasons", r.Deny, authz.DenyReasons()},
+		{"x-verdict-allow-reasons", r.Allow, authz.AllowReasons()},
+		{"x-verdict-has-reasons", r.Has, authz.HasReasons()},
+		{"examples", r.Examples, append(authz.DenyReasons(), authz.AllowReasons()...)},
+	} {
+		if diff := cmp.Diff(c.want, c.spec); diff != "" {
+			t.Errorf("Reason %s differs from authz (-authz +spec):\n%s", c.name, diff)
 		}
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/verdict-pdp/verdict/internal/authz"
 )
 
 // Metrics records Verdict's operational series. Its methods are safe for
@@ -39,7 +41,7 @@ func New() *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
 		gatherer: reg,
-		reasons:  reasonLabels{custom: map[string]bool{}},
+		reasons:  newReasonLabels(),
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "verdict_decisions_total",
 			Help: "Decisions answered, by outcome and reason code.",
@@ -157,28 +159,25 @@ const maxReasonLen = 40
 // set may add to the reason label before further ones count as "other".
 const maxCustomReasons = 32
 
-// contractReasons are the codes the contract pins, the default policies'
-// allow codes and the built-in layer's invalid_rule (a team deny without a
-// reason code): always their own label value.
-var contractReasons = map[string]bool{
-	"token_expired": true, "token_invalid": true, "session_pending": true,
-	"unauthenticated": true, "unknown_action": true, "no_active_org": true,
-	"tenant_missing": true, "tenant_mismatch": true, "missing_role": true,
-	"missing_permission": true, "missing_feature": true, "missing_plan": true,
-	"reverification_required": true, "impersonation_denied": true,
-	"role": true, "permission": true, "membership": true, "invalid_rule": true,
-}
-
 // reasonLabels keeps the reason label bounded: the contract's codes, plus
 // the first maxCustomReasons well-formed codes the policies produce; any
 // other value is "other", so no policy can mint a label per user or request.
 type reasonLabels struct {
+	known  map[string]bool // Verdict's own codes (authz.KnownReasons): always their own label
 	mu     sync.Mutex
 	custom map[string]bool
 }
 
+func newReasonLabels() reasonLabels {
+	known := map[string]bool{}
+	for _, r := range authz.KnownReasons() {
+		known[string(r)] = true
+	}
+	return reasonLabels{known: known, custom: map[string]bool{}}
+}
+
 func (l *reasonLabels) label(reason string) string {
-	if contractReasons[reason] {
+	if l.known[reason] {
 		return reason
 	}
 	if !wellFormedReason(reason) {
