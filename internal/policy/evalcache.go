@@ -112,26 +112,32 @@ func (c *ruleCache) find(ref ast.Ref) int {
 }
 
 // carry returns what the next evaluation of the same session (and action)
-// should carry: the carried values this evaluation looked up, and the
-// values it computed that keep may reuse, copied out of the cache's
-// memory. Carried values it did not look up are dropped: the evaluations
-// that follow take the same path, and what another path needs is computed
-// and carried again when it is taken. It returns nil when nothing changes,
-// or when the list would exceed maxCarried.
-func (c *ruleCache) carry(keep func(ast.Ref) bool) []cachedRule {
+// should carry: the carried values, and the values this evaluation
+// computed that keep may reuse, copied out of the cache's memory. When
+// prune is set, carried values this evaluation did not look up are
+// dropped: the evaluations that follow mostly take the same path, and a
+// first evaluation computes every rule on its way while the next ones
+// read only the few at the top. (Pruning once, not every time, lets a
+// session whose checks take two paths carry what both read, rather than
+// trade one for the other.) It returns nil when nothing changes, or when
+// the list would exceed maxCarried.
+func (c *ruleCache) carry(keep func(ast.Ref) bool, prune bool) []cachedRule {
 	var found []cachedRule
 	for _, e := range c.entries {
 		if keep(e.ref) {
 			found = append(found, e)
 		}
 	}
-	used := bits.OnesCount64(c.used)
-	if len(found) == 0 && used == len(c.carried) || used+len(found) > maxCarried {
+	kept := len(c.carried)
+	if prune {
+		kept = bits.OnesCount64(c.used)
+	}
+	if len(found) == 0 && kept == len(c.carried) || kept+len(found) > maxCarried {
 		return nil
 	}
-	out := make([]cachedRule, 0, used+len(found))
+	out := make([]cachedRule, 0, kept+len(found))
 	for i, e := range c.carried {
-		if c.used&(1<<i) != 0 {
+		if !prune || c.used&(1<<i) != 0 {
 			out = append(out, e)
 		}
 	}

@@ -141,11 +141,11 @@ type carried struct {
 const (
 	// maxCarriedSessions bounds the sessions and actions whose values are
 	// kept, and maxCarriedBytes what they hold (as carriedCost estimates
-	// it): a session's decision carries three or four values once its path
-	// settles (ruleCache.carry), some 900 bytes, so the budget holds some
-	// fourteen thousand sessions and actions.
+	// it): a session's decision carries three to six values once its paths
+	// settle (ruleCache.carry), about a kilobyte, so the budget holds some
+	// thirty thousand sessions and actions.
 	maxCarriedSessions = 1 << 15
-	maxCarriedBytes    = 12 << 20
+	maxCarriedBytes    = 32 << 20
 	// maxRefreshes bounds how often a session and action's values change
 	// (has() checks vary more than a decision's paths).
 	maxRefreshes = 8
