@@ -110,7 +110,13 @@ func (a *admission) middleware(s *server) func(http.Handler) http.Handler {
 				return
 			}
 			defer a.working.release(weight)
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), bodyKey{}, body)))
+			st := stateOf(r.Context())
+			if st == nil { // not behind requestID
+				st = &requestState{}
+				r = r.WithContext(context.WithValue(r.Context(), requestStateKey{}, st))
+			}
+			st.body = body
+			next.ServeHTTP(w, r)
 		})
 	}
 }
@@ -219,14 +225,13 @@ func (a *admission) grow(body []byte, n, ceiling int64) ([]byte, error) {
 	return append(make([]byte, 0, grown), body...), nil
 }
 
-// bodyKey carries the body admission read to the handler.
-type bodyKey struct{}
-
 // requestBody is the body admission read for r. Outside admission (a route
 // that was never admitted) it is nil, which decodes as "request body is empty".
 func requestBody(r *http.Request) []byte {
-	body, _ := r.Context().Value(bodyKey{}).([]byte)
-	return body
+	if st := stateOf(r.Context()); st != nil {
+		return st.body
+	}
+	return nil
 }
 
 // overloaded refuses a request the budgets cannot take now; writeError adds

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 
 	"github.com/verdict-pdp/verdict/internal/authz"
@@ -130,6 +131,9 @@ func (s *server) handleBatch() http.Handler {
 // logDecision logs a decision at debug level: its id (which the caller
 // got), the action, the answer and the policy revision; never the token.
 func (s *server) logDecision(r *http.Request, c authz.Check, d authz.Decision) {
+	if !s.logger.Enabled(r.Context(), slog.LevelDebug) {
+		return // before the arguments are boxed: this is every decision's path
+	}
 	s.logger.DebugContext(r.Context(), "decision", "decision_id", d.DecisionID, "action", c.Action,
 		"allow", d.Allow, "reason", d.Reason, "policy_revision", d.PolicyRevision,
 		"request_id", requestIDFrom(r.Context()))

@@ -9,11 +9,25 @@ import (
 	"time"
 )
 
-type requestIDKey struct{}
+// requestState is what the middleware hand the handler through the
+// request's context: one value, so that the request is copied once
+// (http.Request.WithContext copies it) rather than once per middleware.
+type requestState struct {
+	id   string // for logs (requestID)
+	body []byte // the body admission read
+}
+
+type requestStateKey struct{}
+
+// stateOf returns the request's state, nil outside requestID.
+func stateOf(ctx context.Context) *requestState {
+	st, _ := ctx.Value(requestStateKey{}).(*requestState)
+	return st
+}
 
 // requestID gives every request an id: the caller's X-Request-Id when it
 // sends a reasonable one, else a fresh one. It is echoed in the response
-// and carried in the context for logs.
+// and carried in the context for logs, in the request's state.
 func requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
@@ -23,14 +37,16 @@ func requestID(next http.Handler) http.Handler {
 			id = hex.EncodeToString(b[:])
 		}
 		w.Header().Set("X-Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestStateKey{}, &requestState{id: id})))
 	})
 }
 
 // requestIDFrom returns the request's id, "" outside a request.
 func requestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	if st := stateOf(ctx); st != nil {
+		return st.id
+	}
+	return ""
 }
 
 // accessLog logs every request at debug level (method, path, status,
