@@ -46,7 +46,7 @@ type policySource struct {
 
 func newService(ctx context.Context, logger *slog.Logger, src policySource, keys authn.KeySet, cfg serviceConfig) (*service, error) {
 	v := cfg.Verify
-	m := metrics.New()
+	m := metrics.New(reasonCodes()...)
 	engine, err := policy.Load(ctx, src.fsys, policy.Options{
 		Logger:      logger,
 		OnReload:    m.ObservePolicyReload,
@@ -134,4 +134,13 @@ func (s *service) serve(ctx context.Context, cfg serviceConfig, extra []httpapi.
 		DrainDelay:     cfg.ShutdownDelay,
 		Logger:         s.logger,
 	})
+}
+
+// reasonCodes are the domain's reason codes as the metrics label them.
+func reasonCodes() []string {
+	var codes []string
+	for _, r := range authz.KnownReasons() {
+		codes = append(codes, string(r))
+	}
+	return codes
 }

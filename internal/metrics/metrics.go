@@ -17,8 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/verdict-pdp/verdict/internal/authz"
 )
 
 // Metrics records Verdict's operational series. Its methods are safe for
@@ -37,11 +35,15 @@ type Metrics struct {
 
 // New creates the collectors and registers them, with the Go and process
 // collectors, on a fresh private registry.
-func New() *Metrics {
+//
+// knownReasons are the reason codes that always get a label value of their
+// own (the domain's, authz.KnownReasons, which main passes): any other is
+// labelled only while the policies have produced few enough of them.
+func New(knownReasons ...string) *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
 		gatherer: reg,
-		reasons:  newReasonLabels(),
+		reasons:  newReasonLabels(knownReasons),
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "verdict_decisions_total",
 			Help: "Decisions answered, by outcome and reason code.",
@@ -163,15 +165,15 @@ const maxCustomReasons = 32
 // the first maxCustomReasons well-formed codes the policies produce; any
 // other value is "other", so no policy can mint a label per user or request.
 type reasonLabels struct {
-	known  map[string]bool // Verdict's own codes (authz.KnownReasons): always their own label
+	known  map[string]bool // Verdict's own codes: always their own label
 	mu     sync.Mutex
 	custom map[string]bool
 }
 
-func newReasonLabels() reasonLabels {
+func newReasonLabels(knownReasons []string) reasonLabels {
 	known := map[string]bool{}
-	for _, r := range authz.KnownReasons() {
-		known[string(r)] = true
+	for _, r := range knownReasons {
+		known[r] = true
 	}
 	return reasonLabels{known: known, custom: map[string]bool{}}
 }
