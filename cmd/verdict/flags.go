@@ -66,7 +66,8 @@ type verifyConfig struct {
 	Issuer            string
 	AuthorizedParties []string
 	ClockSkew         time.Duration
-	// TokenCacheSize bounds the verified-token cache; 0 disables it.
+	// TokenCacheSize bounds the Decider's session cache (verified tokens);
+	// 0 disables it.
 	TokenCacheSize int
 	// DecisionCacheSize bounds the exact-decision cache; 0 disables it.
 	DecisionCacheSize int

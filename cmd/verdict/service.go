@@ -62,15 +62,15 @@ func newService(ctx context.Context, logger *slog.Logger, src policySource, keys
 		Issuer:            v.Issuer,
 		AuthorizedParties: v.AuthorizedParties,
 		ClockSkew:         v.ClockSkew,
-		CacheSize:         v.TokenCacheSize,
-		OnCacheLookup:     m.ObserveTokenCacheLookup,
 	})
 	return &service{
-		logger:        logger,
-		metrics:       m,
-		engine:        engine,
-		keys:          keys,
-		decider:       authz.NewDecider(verifier, engine, m, authz.Options{DecisionCacheSize: v.DecisionCacheSize}),
+		logger:  logger,
+		metrics: m,
+		engine:  engine,
+		keys:    keys,
+		decider: authz.NewDecider(verifier, engine, m, authz.Options{
+			SessionCacheSize: v.TokenCacheSize, DecisionCacheSize: v.DecisionCacheSize,
+		}),
 		watchPolicies: src.watch,
 	}, nil
 }

@@ -13,10 +13,16 @@ import (
 	"github.com/verdict-pdp/verdict/internal/authz"
 )
 
-// lookupCounter counts cache hits and misses.
+// The verified-token cache is the Decider's (its sessions); these tests
+// run it over a real Verifier and real keys, to check that what the
+// Verifier says about reusing a verification (until when, while which
+// key holds) keeps the cache exactly as strict as verifying again.
+
+// lookupCounter counts cache hits and misses; it is the Decider's
+// recorder.
 type lookupCounter struct{ hits, misses atomic.Int64 }
 
-func (c *lookupCounter) observe(hit bool) {
+func (c *lookupCounter) ObserveTokenCacheLookup(hit bool) {
 	if hit {
 		c.hits.Add(1)
 	} else {
@@ -24,17 +30,40 @@ func (c *lookupCounter) observe(hit bool) {
 	}
 }
 
-// cachingVerifier is a verifier with a cache of size entries and a clock
-// the test moves.
-func cachingVerifier(f *fixture, size int) (*authn.Verifier, *lookupCounter, *atomic.Int64) {
+func (*lookupCounter) ObserveDecision(bool, string, time.Duration) {}
+func (*lookupCounter) ObserveTokenVerification(string)             {}
+func (*lookupCounter) ObserveDecisionCacheLookup(bool)             {}
+
+// sessions authenticates through a Decider that remembers size verified
+// tokens over v, on clock.
+type sessions struct {
+	d *authz.Decider
+}
+
+func newSessions(v *authn.Verifier, size int, counter *lookupCounter, clock func() time.Time) sessions {
+	return sessions{authz.NewDecider(v, nil, counter, authz.Options{SessionCacheSize: size, Now: clock})}
+}
+
+// Authenticate returns token's principal, or the token's error.
+func (s sessions) Authenticate(ctx context.Context, token string) (authz.Principal, error) {
+	session, err := s.d.Authenticate(ctx, token)
+	switch {
+	case err != nil:
+		return authz.Principal{}, err
+	case session.Rejected != nil:
+		return authz.Principal{}, session.Rejected
+	}
+	return session.Principal, nil
+}
+
+// cachingVerifier is a verifier behind a cache of size entries, on a
+// clock the test moves.
+func cachingVerifier(f *fixture, size int) (sessions, *lookupCounter, *atomic.Int64) {
 	var offset atomic.Int64
+	clock := func() time.Time { return testNow().Add(time.Duration(offset.Load())) }
 	counter := &lookupCounter{}
-	v := verifier(f.jwks, func(c *authn.Config) {
-		c.CacheSize = size
-		c.OnCacheLookup = counter.observe
-		c.Now = func() time.Time { return testNow().Add(time.Duration(offset.Load())) }
-	})
-	return v, counter, &offset
+	v := verifier(f.jwks, func(c *authn.Config) { c.Now = clock })
+	return newSessions(v, size, counter, clock), counter, &offset
 }
 
 func TestTokenCacheHit(t *testing.T) {
@@ -125,8 +154,8 @@ func TestTokenCacheBadTokensDoNotEvict(t *testing.T) {
 	if _, err := v.Authenticate(context.Background(), good); err != nil {
 		t.Fatal(err)
 	}
-	if counter.hits.Load() != 1 || v.CachedTokens() != 1 {
-		t.Errorf("after the flood: hits %d, cached %d; want the good token still cached", counter.hits.Load(), v.CachedTokens())
+	if counter.hits.Load() != 1 || v.d.CachedSessions() != 1 {
+		t.Errorf("after the flood: hits %d, cached %d; want the good token still cached", counter.hits.Load(), v.d.CachedSessions())
 	}
 }
 
@@ -155,7 +184,7 @@ func TestTokenCacheBounded(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := v.CachedTokens(); n > size || n == 0 {
+	if n := v.d.CachedSessions(); n > size || n == 0 {
 		t.Errorf("cache holds %d entries, want 1..%d", n, size)
 	}
 }

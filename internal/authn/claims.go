@@ -159,7 +159,7 @@ func (v *Verifier) checkTimes(c *claimSet) error {
 
 // errExpired is the rejection of a token past its exp. It holds no detail
 // of the token, so one value serves every request.
-var errExpired = &authz.TokenError{Reason: authz.ReasonTokenExpired, Message: "token is expired"}
+var errExpired = authz.TokenExpired()
 
 // maxEpochSeconds clamps absurd timestamps (about 3 million years) so that
 // converting them to milliseconds cannot overflow.

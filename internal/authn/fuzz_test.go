@@ -95,7 +95,7 @@ func FuzzVerify(f *testing.F) {
 	signer := verifier(signerKeys, nil)
 	f.Fuzz(func(t *testing.T, token string) {
 		for _, v := range verifiers {
-			p, err := v.Authenticate(context.Background(), token)
+			p, err := principalOf(v.Authenticate(context.Background(), token))
 			if err == nil || p.Authenticated {
 				t.Fatalf("Authenticate(%q) = %+v, %v; want a rejection", token, p, err)
 			}

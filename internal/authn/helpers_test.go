@@ -237,3 +237,8 @@ func respelledTokens(t testing.TB, key *rsa.PrivateKey) (canonical string, varia
 	}
 	return canonical, variants
 }
+
+// principalOf is the principal of a verification, with its error.
+func principalOf(v authz.Verification, err error) (authz.Principal, error) {
+	return v.Principal, err
+}

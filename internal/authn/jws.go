@@ -26,7 +26,7 @@ import (
 // maxTokenBytes bounds the token before any decoding. Clerk session tokens
 // are one to two KiB; rejecting anything past 16 KiB up front keeps a flood
 // of huge garbage tokens cheap.
-const maxTokenBytes = 16 << 10
+const maxTokenBytes = authz.MaxTokenBytes
 
 // Header values Verdict accepts.
 const (

@@ -42,7 +42,7 @@ func TestAuthenticateRejectsCriticalHeaders(t *testing.T) {
 					h[k] = val
 				}
 			}, nil)
-			p, err := v.Authenticate(context.Background(), token)
+			p, err := principalOf(v.Authenticate(context.Background(), token))
 			if tt.want == "" {
 				if err != nil || !p.Authenticated {
 					t.Fatalf("Authenticate() = %+v, %v; want accepted", p, err)

@@ -138,10 +138,7 @@ func TestTokenCacheFollowsKeyRotation(t *testing.T) {
 				t.Parallel()
 				src := newSource(t, mergeJWKS(t, a.JWKS(), b.JWKS()))
 				counter := &lookupCounter{}
-				v := verifier(src.keys, func(c *authn.Config) {
-					c.CacheSize = 16
-					c.OnCacheLookup = counter.observe
-				})
+				v := newSessions(verifier(src.keys, nil), 16, counter, testNow)
 				ctx := context.Background()
 				for range 2 { // a miss that verifies, then a hit
 					for _, token := range []string{tokenA, tokenB} {
@@ -188,10 +185,7 @@ func TestTokenCacheSurvivesUnchangedRefresh(t *testing.T) {
 			t.Parallel()
 			src := newSource(t, f.iss.JWKS())
 			counter := &lookupCounter{}
-			v := verifier(src.keys, func(c *authn.Config) {
-				c.CacheSize = 16
-				c.OnCacheLookup = counter.observe
-			})
+			v := newSessions(verifier(src.keys, nil), 16, counter, testNow)
 			token := f.sign(t, nil, nil)
 			for i := range 3 {
 				if _, err := v.Authenticate(context.Background(), token); err != nil {

@@ -3,7 +3,6 @@ package authn
 import (
 	"context"
 	"crypto/rsa"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -29,10 +28,6 @@ type Config struct {
 	ClockSkew time.Duration
 	// Now defaults to time.Now.
 	Now func() time.Time
-	// CacheSize bounds the verified-token cache (entries); 0 disables it.
-	CacheSize int
-	// OnCacheLookup, when set, is told whether each lookup hit.
-	OnCacheLookup func(hit bool)
 }
 
 // Verifier verifies Clerk session tokens and normalizes their claims. It
@@ -43,23 +38,15 @@ type Verifier struct {
 	parties map[string]struct{}
 	skew    time.Duration
 	now     func() time.Time
-	cache   *tokenCache // nil when disabled
-	lookups func(hit bool)
 }
 
 var _ authz.Authenticator = (*Verifier)(nil)
 
 // NewVerifier returns a Verifier for cfg.
 func NewVerifier(cfg Config) *Verifier {
-	v := &Verifier{keys: cfg.Keys, issuer: cfg.Issuer, skew: max(cfg.ClockSkew, 0), now: cfg.Now, lookups: cfg.OnCacheLookup}
+	v := &Verifier{keys: cfg.Keys, issuer: cfg.Issuer, skew: max(cfg.ClockSkew, 0), now: cfg.Now}
 	if v.now == nil {
 		v.now = time.Now
-	}
-	if v.lookups == nil {
-		v.lookups = func(bool) {}
-	}
-	if cfg.CacheSize > 0 {
-		v.cache = newTokenCache(cfg.CacheSize)
 	}
 	for _, p := range cfg.AuthorizedParties {
 		if p = strings.TrimSpace(p); p != "" {
@@ -72,55 +59,40 @@ func NewVerifier(cfg Config) *Verifier {
 	return v
 }
 
-// Authenticate verifies token and returns its principal. A rejected token
-// gives an *authz.TokenError (token_expired or token_invalid); a failure of
-// the key source, such as no key ever loaded, gives any other error, for
-// the caller to answer as an internal failure.
+// Authenticate verifies token and returns its principal, with what lets
+// the caller reuse the verification: until when it stands (exp plus the
+// clock skew), and whether the key that verified it is still the key
+// set's (a withdrawn or replaced key ends its tokens at once). A rejected
+// token gives an *authz.TokenError (token_expired or token_invalid); a
+// failure of the key source, such as no key ever loaded, gives any other
+// error, for the caller to answer as an internal failure.
 //
 // The checks run in Clerk's order: size and shape, header (typ, alg, cat),
 // key lookup by kid, signature, and only then the claims, so nothing an
 // attacker wrote is interpreted before the signature is known to be good.
-//
-// A token that verified before is answered from the cache, keyed by a hash
-// of the whole token, while the key set still answers its kid with the key
-// that verified it (a withdrawn or replaced key sends the token back to
-// full verification, which then fails), after checking its exp against the
-// clock again.
-func (v *Verifier) Authenticate(ctx context.Context, token string) (authz.Principal, error) {
-	if v.cache == nil || len(token) > maxTokenBytes {
-		p, _, err := v.verify(ctx, token)
-		return p, err
-	}
-	key := tokenKey(sha256.Sum256([]byte(token)))
-	now := v.now().UnixMilli()
-	dead := now - v.skew.Milliseconds()
-	if e, ok := v.cache.Get(key); ok {
-		if v.holds(ctx, e.signer) {
-			v.lookups(true)
-			if e.expMillis <= dead {
-				v.cache.Delete(key)
-				return authz.Principal{}, errExpired
-			}
-			return e.principal, nil
-		}
-		v.cache.Delete(key)
-	}
-	v.lookups(false)
+func (v *Verifier) Authenticate(ctx context.Context, token string) (authz.Verification, error) {
 	p, by, err := v.verify(ctx, token)
-	if err == nil {
-		// Every request with this token shares the memo, and with it what
-		// the policy engine derives from the principal.
-		p.Memo = new(authz.Memo)
-		by.kid = strings.Clone(by.kid) // not the decoded header it points into
-		v.cache.Put(key, cacheEntry{principal: p, expMillis: p.ExpiresAt.UnixMilli(), signer: by},
-			func(e cacheEntry) bool { return e.expMillis <= dead })
+	if err != nil {
+		return authz.Verification{}, err
 	}
-	return p, err
+	by.kid = strings.Clone(by.kid) // not the decoded header it points into
+	return authz.Verification{
+		Principal: p,
+		Until:     p.ExpiresAt.Add(v.skew),
+		KeyHolds:  func(ctx context.Context) bool { return v.holds(ctx, by) },
+	}, nil
+}
+
+// signer is the key that verified a token: the token's kid and the key the
+// key set gave for it.
+type signer struct {
+	kid string
+	key *rsa.PublicKey
 }
 
 // holds reports whether the key set still answers s.kid with the key that
-// verified a cached token. Key sets return the same pointer for a key that
-// did not change, so this is a map lookup and a pointer comparison; Equal
+// verified a token. Key sets return the same pointer for a key that did
+// not change, so this is a map lookup and a pointer comparison; Equal
 // covers a set that builds a new value for an unchanged key.
 func (v *Verifier) holds(ctx context.Context, s signer) bool {
 	if v.keys == nil {
@@ -128,14 +100,6 @@ func (v *Verifier) holds(ctx context.Context, s signer) bool {
 	}
 	key, err := v.keys.Key(ctx, s.kid)
 	return err == nil && (key == s.key || key.Equal(s.key))
-}
-
-// CachedTokens reports how many verified tokens the cache holds.
-func (v *Verifier) CachedTokens() int {
-	if v.cache == nil {
-		return 0
-	}
-	return v.cache.Len()
 }
 
 // verify checks a token from scratch and returns, with its principal, the

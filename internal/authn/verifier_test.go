@@ -142,7 +142,7 @@ func TestAuthenticateAttacks(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			token := tt.token(t)
-			p, err := verifier(f.jwks, tt.cfg).Authenticate(context.Background(), token)
+			p, err := principalOf(verifier(f.jwks, tt.cfg).Authenticate(context.Background(), token))
 			if tt.want == "" {
 				if err != nil || !p.Authenticated || p.UserID != "user_1" {
 					t.Fatalf("Authenticate() = %+v, %v; want user_1 accepted", p, err)
@@ -195,7 +195,7 @@ func TestAuthenticateReturnsNormalizedPrincipal(t *testing.T) {
 		m["fea"] = "o:dashboard,o:teams"
 		m["o"] = map[string]any{"id": "org_1", "slg": "acme", "rol": "admin", "per": "manage,read", "fpm": "3,2"}
 	})
-	p, err := verifier(f.jwks, nil).Authenticate(context.Background(), token)
+	p, err := principalOf(verifier(f.jwks, nil).Authenticate(context.Background(), token))
 	if err != nil {
 		t.Fatalf("Authenticate() error = %v", err)
 	}

@@ -40,11 +40,6 @@ type Principal struct {
 	// TokenVersion is 2 for Clerk's v2 session token format, else 1.
 	TokenVersion int       `json:"token_version"`
 	ExpiresAt    time.Time `json:"expires_at"`
-
-	// Memo caches what adapters derive from this principal (the policy
-	// input), shared by every copy of it. It is not part of the principal's
-	// identity or wire form.
-	Memo *Memo `json:"-"`
 }
 
 // Resource is the object a check is about. OrgID names the tenant that owns it.
@@ -79,11 +74,11 @@ type Decision struct {
 	Explanation []string `json:"explanation,omitempty"`
 }
 
-// Input is what the policies are evaluated against: the verified principal
-// and one check.
+// Input is what the policies are evaluated against: the principal, as the
+// Evaluator prepared it, and one check.
 type Input struct {
-	Principal Principal
-	Check     Check
+	Subject Subject
+	Check   Check
 }
 
 // Outcome is what the policies answered for one Input.

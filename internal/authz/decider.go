@@ -3,27 +3,31 @@ package authz
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/verdict-pdp/verdict/internal/boundedmap"
 )
 
-// Authenticator verifies a Clerk session token and returns its principal.
-// A token that is not accepted yields a *TokenError; any other error is an
-// internal failure.
+// Authenticator verifies a Clerk session token. A token that is not
+// accepted yields a *TokenError; any other error is an internal failure.
 type Authenticator interface {
-	Authenticate(ctx context.Context, token string) (Principal, error)
+	Authenticate(ctx context.Context, token string) (Verification, error)
 }
 
-// Evaluator evaluates the current policies for one input. Revision names the
-// policy revision that produced the outcome. Explain evaluates the same and
-// says what decided. Has answers Clerk's has() for a principal and a check
-// object exactly as the caller sent it.
+// Evaluator evaluates the current policies. Prepare makes the Subject a
+// session's evaluations share. Evaluate answers one input; revision names
+// the policy revision that produced the outcome. Explain evaluates the same
+// and says what decided. Has answers Clerk's has() for a subject and a
+// check object exactly as the caller sent it.
 type Evaluator interface {
+	Prepare(p Principal) (Subject, error)
 	Evaluate(ctx context.Context, in Input) (out Outcome, revision string, err error)
 	Explain(ctx context.Context, in Input) (out Outcome, explanation []string, revision string, err error)
-	Has(ctx context.Context, p Principal, check any) (HasAnswer, error)
+	Has(ctx context.Context, s Subject, check any) (HasAnswer, error)
 	Revision() string
 }
 
@@ -32,6 +36,7 @@ type Evaluator interface {
 type Recorder interface {
 	ObserveDecision(allow bool, reason string, elapsed time.Duration)
 	ObserveTokenVerification(result string)
+	ObserveTokenCacheLookup(hit bool)
 	ObserveDecisionCacheLookup(hit bool)
 }
 
@@ -42,24 +47,31 @@ const (
 	VerificationInvalid = "invalid"
 )
 
-// Decider answers checks: it verifies the token once, evaluates the policies
-// for each check and fails closed. It is safe for concurrent use.
+// Decider answers checks: it verifies a token once for all the session's
+// checks (its session cache), evaluates the policies for each check and
+// fails closed. It is safe for concurrent use.
 type Decider struct {
 	authn    Authenticator
 	policies Evaluator
 	recorder Recorder
+	sessions *sessions      // nil when disabled
 	cache    *decisionCache // nil when disabled
 	now      func() time.Time
 }
 
 // Options tune a Decider.
 type Options struct {
+	// SessionCacheSize bounds the verified tokens remembered (sessions);
+	// 0 disables the cache, and every check verifies its token.
+	SessionCacheSize int
 	// DecisionCacheSize bounds the exact-decision cache (entries); 0
 	// disables it. Only outcomes of deterministic policies are cached.
 	DecisionCacheSize int
 	// DecisionCacheBytes bounds the same cache by bytes; 0 means
 	// DefaultDecisionCacheBytes.
 	DecisionCacheBytes int
+	// Now is the clock sessions expire by; nil means time.Now.
+	Now func() time.Time
 }
 
 // NewDecider returns a Decider. recorder may be nil.
@@ -67,7 +79,13 @@ func NewDecider(authn Authenticator, policies Evaluator, recorder Recorder, opts
 	if recorder == nil {
 		recorder = nopRecorder{}
 	}
-	d := &Decider{authn: authn, policies: policies, recorder: recorder, now: time.Now}
+	d := &Decider{authn: authn, policies: policies, recorder: recorder, now: opts.Now}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	if opts.SessionCacheSize > 0 {
+		d.sessions = boundedmap.New[sessionKey, *session](opts.SessionCacheSize)
+	}
 	if opts.DecisionCacheSize > 0 {
 		maxBytes := opts.DecisionCacheBytes
 		if maxBytes <= 0 {
@@ -85,17 +103,27 @@ type Session struct {
 	// Rejected is set when the token was not accepted; decisions for this
 	// session then deny with its reason without consulting the policies.
 	Rejected *TokenError
-	// token is the verified token, which keys the decision cache.
-	token string
+	// verified is the session of a verified token; nil for the anonymous
+	// principal and for a principal given without a token (SessionFor).
+	verified *session
 }
 
-// Authenticate verifies token. An empty token gives the anonymous principal.
-// Only an internal failure (for example no keys loaded) is returned as error.
+// subject is the principal as the policies see it.
+func (s Session) subject() Subject {
+	if s.verified != nil {
+		return s.verified.subject
+	}
+	return PrincipalSubject(s.Principal)
+}
+
+// Authenticate verifies token, or finds it verified before. An empty token
+// gives the anonymous principal. Only an internal failure (for example no
+// keys loaded) is returned as error.
 func (d *Decider) Authenticate(ctx context.Context, token string) (Session, error) {
 	if token == "" {
 		return Session{}, nil
 	}
-	p, err := d.authn.Authenticate(ctx, token)
+	v, err := d.verified(ctx, token)
 	if err != nil {
 		te, ok := AsTokenError(err)
 		if !ok {
@@ -105,14 +133,69 @@ func (d *Decider) Authenticate(ctx context.Context, token string) (Session, erro
 		return Session{Rejected: te}, nil
 	}
 	d.recorder.ObserveTokenVerification(VerificationValid)
-	s := SessionFor(p)
-	s.token = token
+	s := SessionFor(v.subject.Principal())
+	if s.Rejected == nil {
+		s.verified = v
+	}
 	return s, nil
 }
 
-// SessionFor returns the session of a verified principal. A pending session
-// (sts: "pending", unfinished session tasks) is treated as signed out, as
-// Clerk does by default.
+// verified returns token's session: from the session cache while the
+// verification stands, else verified now (and remembered when it passed).
+// Tokens longer than any token the authenticator accepts skip the cache,
+// so that a flood of huge ones costs no hashing.
+func (d *Decider) verified(ctx context.Context, token string) (*session, error) {
+	if d.sessions == nil && d.cache == nil || len(token) > MaxTokenBytes {
+		return d.verify(ctx, token, nil)
+	}
+	key := sessionKey(sha256.Sum256([]byte(token)))
+	if d.sessions == nil {
+		return d.verify(ctx, token, &key)
+	}
+	now := d.now()
+	if s, ok := d.sessions.Get(key); ok {
+		switch {
+		case !now.Before(s.until):
+			d.recorder.ObserveTokenCacheLookup(true)
+			d.sessions.Delete(key)
+			return nil, TokenExpired()
+		case s.keyHolds == nil || s.keyHolds(ctx):
+			d.recorder.ObserveTokenCacheLookup(true)
+			return s, nil
+		}
+		d.sessions.Delete(key) // its key changed: verify the token again
+	}
+	d.recorder.ObserveTokenCacheLookup(false)
+	s, err := d.verify(ctx, token, &key)
+	if err == nil {
+		d.sessions.Put(key, s, func(old *session) bool { return !now.Before(old.until) })
+	}
+	return s, err
+}
+
+// verify verifies token and prepares its principal for the policies. key,
+// when not nil, identifies the token to the caches.
+func (d *Decider) verify(ctx context.Context, token string, key *sessionKey) (*session, error) {
+	v, err := d.authn.Authenticate(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	var subject Subject = PrincipalSubject(v.Principal)
+	if d.policies != nil { // nil when only authenticating (verdict check)
+		if subject, err = d.policies.Prepare(v.Principal); err != nil {
+			return nil, fmt.Errorf("prepare the principal for the policies: %w", err)
+		}
+	}
+	s := &session{subject: subject, until: v.Until, keyHolds: v.KeyHolds}
+	if key != nil {
+		s.key, s.keyed = *key, true
+	}
+	return s, nil
+}
+
+// SessionFor returns the session of a principal given without a token
+// (verdict check --claims). A pending session (sts: "pending", unfinished
+// session tasks) is treated as signed out, as Clerk does by default.
 func SessionFor(p Principal) Session {
 	if p.SessionStatus == "pending" {
 		return Session{Rejected: &TokenError{
@@ -164,7 +247,7 @@ func (d *Decider) decide(ctx context.Context, s Session, c Check) (Decision, err
 	if c.Explain {
 		// Explained decisions are evaluated, never answered from the cache:
 		// the explanation is of this evaluation.
-		out, explanation, revision, err = d.policies.Explain(ctx, Input{Principal: s.Principal, Check: c})
+		out, explanation, revision, err = d.policies.Explain(ctx, Input{Subject: s.subject(), Check: c})
 	} else {
 		out, revision, err = d.evaluate(ctx, s, c)
 	}
@@ -194,12 +277,12 @@ func (d *Decider) decide(ctx context.Context, s Session, c Check) (Decision, err
 // identifies it in a key. Rejected tokens never get here: decide answers
 // them with the token's reason.
 func (d *Decider) evaluate(ctx context.Context, s Session, c Check) (Outcome, string, error) {
-	in := Input{Principal: s.Principal, Check: c}
-	if d.cache == nil || s.token == "" {
+	in := Input{Subject: s.subject(), Check: c}
+	if d.cache == nil || s.verified == nil || !s.verified.keyed {
 		return d.policies.Evaluate(ctx, in)
 	}
 	revision := d.policies.Revision()
-	key, ok := d.cache.key(revision, s.token, c)
+	key, ok := d.cache.key(revision, s.verified.key, c)
 	if ok {
 		if out, hit := d.cache.get(key); hit {
 			d.recorder.ObserveDecisionCacheLookup(true)
@@ -254,7 +337,7 @@ func (d *Decider) Has(ctx context.Context, token string, check any) (HasAnswer, 
 	if s.Rejected != nil {
 		return HasAnswer{Reason: s.Rejected.Reason, Message: s.Rejected.Message}, nil
 	}
-	a, err := d.policies.Has(ctx, s.Principal, check)
+	a, err := d.policies.Has(ctx, s.subject(), check)
 	if err != nil {
 		return HasAnswer{}, fmt.Errorf("evaluate has(): %w", err)
 	}
@@ -285,4 +368,13 @@ type nopRecorder struct{}
 
 func (nopRecorder) ObserveDecision(bool, string, time.Duration) {}
 func (nopRecorder) ObserveTokenVerification(string)             {}
+func (nopRecorder) ObserveTokenCacheLookup(bool)                {}
 func (nopRecorder) ObserveDecisionCacheLookup(bool)             {}
+
+// CachedSessions reports how many verified tokens the session cache holds.
+func (d *Decider) CachedSessions() int {
+	if d.sessions == nil {
+		return 0
+	}
+	return d.sessions.Len()
+}

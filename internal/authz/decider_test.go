@@ -16,11 +16,16 @@ import (
 // Decider consumes.
 type fakeAuthn func(token string) (authz.Principal, error)
 
-func (f fakeAuthn) Authenticate(_ context.Context, token string) (authz.Principal, error) {
-	return f(token)
+func (f fakeAuthn) Authenticate(_ context.Context, token string) (authz.Verification, error) {
+	p, err := f(token)
+	return authz.Verification{Principal: p, Until: time.Now().Add(time.Hour)}, err
 }
 
 type fakePolicies func(in authz.Input) (authz.Outcome, error)
+
+func (fakePolicies) Prepare(p authz.Principal) (authz.Subject, error) {
+	return authz.PrincipalSubject(p), nil
+}
 
 func (f fakePolicies) Evaluate(_ context.Context, in authz.Input) (authz.Outcome, string, error) {
 	out, err := f(in)
@@ -34,7 +39,7 @@ func (f fakePolicies) Explain(_ context.Context, in authz.Input) (authz.Outcome,
 
 func (fakePolicies) Revision() string { return "sha256:test" }
 
-func (fakePolicies) Has(context.Context, authz.Principal, any) (authz.HasAnswer, error) {
+func (fakePolicies) Has(context.Context, authz.Subject, any) (authz.HasAnswer, error) {
 	return authz.HasAnswer{Result: true, Reason: "granted"}, nil
 }
 
@@ -42,6 +47,7 @@ type recorded struct {
 	decisions              []string
 	verifications          []string
 	cacheHits, cacheMisses int
+	tokenHits, tokenMisses int
 }
 
 func (r *recorded) ObserveDecision(allow bool, reason string, _ time.Duration) {
@@ -50,6 +56,14 @@ func (r *recorded) ObserveDecision(allow bool, reason string, _ time.Duration) {
 
 func (r *recorded) ObserveTokenVerification(result string) {
 	r.verifications = append(r.verifications, result)
+}
+
+func (r *recorded) ObserveTokenCacheLookup(hit bool) {
+	if hit {
+		r.tokenHits++
+	} else {
+		r.tokenMisses++
+	}
 }
 
 func (r *recorded) ObserveDecisionCacheLookup(hit bool) {
@@ -67,7 +81,7 @@ func authnReturning(p authz.Principal, err error) fakeAuthn {
 }
 
 func allowAll(in authz.Input) (authz.Outcome, error) {
-	return authz.Outcome{Allow: true, Reason: "membership", Message: "ok " + in.Principal.UserID}, nil
+	return authz.Outcome{Allow: true, Reason: "membership", Message: "ok " + in.Subject.Principal().UserID}, nil
 }
 
 func TestDecide(t *testing.T) {
@@ -157,6 +171,7 @@ func TestCheckBatch(t *testing.T) {
 // revision and determinism are the test's to set.
 type countingPolicies struct {
 	evaluations   int
+	prepared      int
 	revision      string
 	deterministic bool
 }
@@ -173,7 +188,12 @@ func (p *countingPolicies) Explain(ctx context.Context, in authz.Input) (authz.O
 
 func (p *countingPolicies) Revision() string { return p.revision }
 
-func (p *countingPolicies) Has(context.Context, authz.Principal, any) (authz.HasAnswer, error) {
+func (p *countingPolicies) Prepare(pr authz.Principal) (authz.Subject, error) {
+	p.prepared++
+	return authz.PrincipalSubject(pr), nil
+}
+
+func (p *countingPolicies) Has(context.Context, authz.Subject, any) (authz.HasAnswer, error) {
 	return authz.HasAnswer{}, nil
 }
 
@@ -316,4 +336,72 @@ func TestExplainedDecisions(t *testing.T) {
 	if want := []string{"token verification: token_invalid: the policies did not run"}; !cmp.Equal(dec.Explanation, want) {
 		t.Errorf("explanation of a refused token = %q, want %q", dec.Explanation, want)
 	}
+}
+
+// TestSessions: a verified token is verified and prepared for the
+// policies once, then found in the session cache; an expired session
+// answers token_expired without verifying; a session whose key no longer
+// holds is verified again; a rejected token is never remembered.
+func TestSessions(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	verifications := 0
+	keyHolds := true
+	authn := fakeVerifier(func(token string) (authz.Verification, error) {
+		verifications++
+		if token == "bad" {
+			return authz.Verification{}, authz.InvalidToken("bad signature", nil)
+		}
+		return authz.Verification{
+			Principal: member, Until: now.Add(time.Minute),
+			KeyHolds: func(context.Context) bool { return keyHolds },
+		}, nil
+	})
+	policies := &countingPolicies{revision: "sha256:a"}
+	rec := &recorded{}
+	d := authz.NewDecider(authn, policies, rec, authz.Options{SessionCacheSize: 10, Now: clock})
+	ctx := context.Background()
+	ask := func(token string) authz.Decision {
+		t.Helper()
+		dec, err := d.Check(ctx, token, authz.Check{Action: "tasks:read"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dec
+	}
+	for range 3 {
+		ask("t1")
+	}
+	if verifications != 1 || policies.prepared != 1 || rec.tokenHits != 2 {
+		t.Errorf("three checks of one token: %d verifications, %d preparations, %d hits; want 1, 1, 2",
+			verifications, policies.prepared, rec.tokenHits)
+	}
+	for range 2 {
+		if got := ask("bad"); got.Reason != authz.ReasonTokenInvalid {
+			t.Errorf("bad token: %s, want token_invalid", got.Reason)
+		}
+	}
+	if verifications != 3 || d.CachedSessions() != 1 {
+		t.Errorf("a bad token twice: %d verifications, %d sessions; want 3, 1 (never remembered)", verifications, d.CachedSessions())
+	}
+	keyHolds = false
+	ask("t1")
+	if verifications != 4 || policies.prepared != 2 {
+		t.Errorf("key no longer holds: %d verifications, %d preparations; want 4, 2", verifications, policies.prepared)
+	}
+	keyHolds = true
+	now = now.Add(time.Minute)
+	if got := ask("t1"); got.Reason != authz.ReasonTokenExpired {
+		t.Errorf("past the session's end: %s, want token_expired", got.Reason)
+	}
+	if verifications != 4 {
+		t.Errorf("an expired session was verified again (%d verifications)", verifications)
+	}
+}
+
+type fakeVerifier func(token string) (authz.Verification, error)
+
+func (f fakeVerifier) Authenticate(_ context.Context, token string) (authz.Verification, error) {
+	return f(token)
 }

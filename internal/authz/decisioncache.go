@@ -63,12 +63,12 @@ func newDecisionCache(max, maxBytes int) *decisionCache {
 // equal keys, and no two different inputs share a byte stream. It fails
 // only when the resource or context holds a value that cannot be encoded,
 // and then the decision is simply not cached.
-func (c *decisionCache) key(revision, token string, ch Check) (cacheKey, bool) {
+func (c *decisionCache) key(revision string, session sessionKey, ch Check) (cacheKey, bool) {
 	w := c.writers.Get().(*keyWriter)
 	defer c.writers.Put(w)
 	w.reset()
 	w.string(revision)
-	w.string(token)
+	w.bytes(session[:])
 	w.string(ch.Action)
 	if !w.resource(ch.Resource) || !w.object(ch.Context) {
 		return cacheKey{}, false
@@ -174,6 +174,19 @@ func (w *keyWriter) uint(n uint64) {
 }
 
 // string writes s with its length.
+// bytes writes b as string writes a string.
+func (w *keyWriter) bytes(b []byte) {
+	w.uint(uint64(len(b)))
+	for len(b) > 0 {
+		if len(w.buf) == keyWriterBuffer {
+			w.flush()
+		}
+		n := copy(w.buf[len(w.buf):keyWriterBuffer], b)
+		w.buf = w.buf[:len(w.buf)+n]
+		b = b[n:]
+	}
+}
+
 func (w *keyWriter) string(s string) {
 	w.uint(uint64(len(s)))
 	for len(s) > 0 {

@@ -14,7 +14,7 @@ func TestDecisionCacheBytes(t *testing.T) {
 	const budget = 64 << 10
 	c := newDecisionCache(50_000, budget)
 	for i := range 2000 {
-		k, ok := c.key("sha256:a", "t", Check{Action: "a" + strconv.Itoa(i)})
+		k, ok := c.key("sha256:a", testSession, Check{Action: "a" + strconv.Itoa(i)})
 		if !ok {
 			t.Fatal("key failed")
 		}
@@ -29,7 +29,7 @@ func TestDecisionCacheBytes(t *testing.T) {
 		t.Errorf("cache holds %d entries of ~4 KiB in a %d-byte budget", n, budget)
 	}
 
-	k, _ := c.key("sha256:a", "t", Check{Action: "huge"})
+	k, _ := c.key("sha256:a", testSession, Check{Action: "huge"})
 	for range 2 {
 		c.put("sha256:a", k, Outcome{Reason: "r", Message: strings.Repeat("m", 1<<20), Deterministic: true})
 	}
@@ -46,13 +46,13 @@ func TestDecisionCacheAdmitsOnSecondSight(t *testing.T) {
 	c := newDecisionCache(1000, 1<<20)
 	out := Outcome{Reason: "r", Message: "m", Deterministic: true}
 	for i := range 10_000 {
-		k, _ := c.key("sha256:a", "t", Check{Action: "a", Resource: &Resource{ID: strconv.Itoa(i)}})
+		k, _ := c.key("sha256:a", testSession, Check{Action: "a", Resource: &Resource{ID: strconv.Itoa(i)}})
 		c.put("sha256:a", k, out)
 	}
 	if n := c.entries.Len(); n != 0 {
 		t.Errorf("10000 decisions seen once: the cache holds %d, want 0", n)
 	}
-	k, _ := c.key("sha256:a", "t", Check{Action: "a", Resource: &Resource{ID: "again"}})
+	k, _ := c.key("sha256:a", testSession, Check{Action: "a", Resource: &Resource{ID: "again"}})
 	c.put("sha256:a", k, out)
 	if _, hit := c.get(k); hit {
 		t.Error("a decision seen once was cached")
@@ -79,7 +79,7 @@ func TestDecisionCacheKey(t *testing.T) {
 	}
 	key := func(ch Check) cacheKey {
 		t.Helper()
-		k, ok := c.key("sha256:a", "t", ch)
+		k, ok := c.key("sha256:a", testSession, ch)
 		if !ok {
 			t.Fatalf("key(%+v) failed", ch)
 		}
@@ -119,7 +119,10 @@ func TestDecisionCacheKey(t *testing.T) {
 	if key(Check{Action: "x", Context: a}) != key(Check{Action: "x", Context: b}) {
 		t.Error("equal maps built in different orders got different keys")
 	}
-	if _, ok := c.key("sha256:a", "t", Check{Action: "x", Context: map[string]any{"f": func() {}}}); ok {
+	if _, ok := c.key("sha256:a", testSession, Check{Action: "x", Context: map[string]any{"f": func() {}}}); ok {
 		t.Error("a context that cannot be encoded was keyed")
 	}
 }
+
+// testSession stands for a verified token's session in cache keys.
+var testSession = sessionKey{1}

@@ -29,6 +29,12 @@ func InvalidToken(message string, cause error) *TokenError {
 	return &TokenError{Reason: ReasonTokenInvalid, Message: message, Err: cause}
 }
 
+// TokenExpired returns the TokenError of a token past its exp (and the
+// leeway for clocks).
+func TokenExpired() *TokenError {
+	return &TokenError{Reason: ReasonTokenExpired, Message: "token is expired"}
+}
+
 // AsTokenError reports whether err is, or wraps, a *TokenError.
 func AsTokenError(err error) (*TokenError, bool) {
 	var te *TokenError

@@ -14,6 +14,10 @@ const (
 	// MaxResourceFieldBytes bounds each of Resource's Type, ID, OrgID,
 	// OrgSlug and OwnerID.
 	MaxResourceFieldBytes = 256
+	// MaxTokenBytes bounds a session token. Clerk's are one to two KiB;
+	// an authenticator refuses anything longer before looking inside it,
+	// and the Decider does not even hash it.
+	MaxTokenBytes = 16 << 10
 )
 
 // FieldError reports a check field over its size limit.

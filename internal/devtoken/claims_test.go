@@ -182,7 +182,7 @@ func TestMintRoundTripsThroughAuthn(t *testing.T) {
 				}
 				want := wantPrincipal(req, format)
 				sorted := cmpopts.SortSlices(func(a, b string) bool { return a < b })
-				if diff := cmp.Diff(want, got, sorted, cmpopts.EquateEmpty()); diff != "" {
+				if diff := cmp.Diff(want, got.Principal, sorted, cmpopts.EquateEmpty()); diff != "" {
 					t.Errorf("round trip mismatch (-want +got):\n%s", diff)
 				}
 			})

@@ -42,10 +42,11 @@ func TestHandlerMintsVerifiableTokens(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ParseJWKS() error = %v", err)
 	}
-	p, err := authn.NewVerifier(authn.Config{Keys: keys}).Authenticate(context.Background(), got.Token)
+	v, err := authn.NewVerifier(authn.Config{Keys: keys}).Authenticate(context.Background(), got.Token)
 	if err != nil {
 		t.Fatalf("Authenticate(minted token) error = %v", err)
 	}
+	p := v.Principal
 	if diff := cmp.Diff([]string{"org:reports:export"}, p.OrgPermissions); diff != "" || p.OrgRole != "org:admin" {
 		t.Errorf("principal role %q, permissions diff (-want +got):\n%s", p.OrgRole, diff)
 	}

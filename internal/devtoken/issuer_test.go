@@ -90,9 +90,9 @@ func TestSignVerifiesWithJWKSAndPEM(t *testing.T) {
 	}
 	for name, keys := range map[string]authn.KeySet{"jwks": jwks, "pem": pem} {
 		v := authn.NewVerifier(authn.Config{Keys: keys, Issuer: devtoken.IssuerURL, Now: func() time.Time { return now }})
-		p, err := v.Authenticate(context.Background(), token)
-		if err != nil || p.UserID != "user_1" {
-			t.Errorf("%s: Authenticate() = %q, %v; want user_1, nil", name, p.UserID, err)
+		got, err := v.Authenticate(context.Background(), token)
+		if err != nil || got.Principal.UserID != "user_1" {
+			t.Errorf("%s: Authenticate() = %q, %v; want user_1, nil", name, got.Principal.UserID, err)
 		}
 	}
 }

@@ -21,7 +21,7 @@ import (
 	"github.com/verdict-pdp/verdict/internal/policy"
 )
 
-// benchService is the real decision path: verifier with its token cache,
+// benchService is the real decision path: verifier, the Decider's session cache,
 // the shipped policies, metrics, and the HTTP handler over them.
 type benchService struct {
 	decider *authz.Decider
@@ -54,7 +54,10 @@ func newBenchServiceWith(b testing.TB, opts authz.Options) *benchService {
 		b.Fatal(err)
 	}
 	m := metrics.New()
-	verifier := authn.NewVerifier(authn.Config{Keys: keys, ClockSkew: 5 * time.Second, CacheSize: 1000, OnCacheLookup: m.ObserveTokenCacheLookup})
+	verifier := authn.NewVerifier(authn.Config{Keys: keys, ClockSkew: 5 * time.Second})
+	if opts.SessionCacheSize == 0 {
+		opts.SessionCacheSize = 1000
+	}
 	decider := authz.NewDecider(verifier, engine, m, opts)
 	token, err := issuer.Mint(devtoken.TokenRequest{
 		UserID: "user_1", OrgID: "org_1", OrgRole: "org:member", OrgSlug: "acme",

@@ -10,26 +10,35 @@ import (
 	"github.com/verdict-pdp/verdict/internal/policy"
 )
 
-// benchInputs are typical checks against the shipped policies.
-func benchInputs() map[string]authz.Input {
+// benchInputs are typical checks against the shipped policies, for
+// principals e prepared once, as the Decider does once per session.
+func benchInputs(tb testing.TB, e *policy.Engine) map[string]authz.Input {
 	member := authz.Principal{
 		Authenticated: true, UserID: "user_1", SessionID: "sess_1", OrgID: "org_1", OrgRole: "org:member", OrgSlug: "acme",
 		OrgPermissions: []string{"org:posts:publish", "org:reports:export"}, Features: []string{"o:posts", "o:reports"}, TokenVersion: 2,
 	}
 	admin := member
 	admin.OrgRole = "org:admin"
-	// As the verifier's token cache does: the policy input is built once
-	// per verified token.
-	member.Memo, admin.Memo = new(authz.Memo), new(authz.Memo)
+	memberSession, adminSession := prepare(tb, e, member), prepare(tb, e, admin)
 	res := &authz.Resource{Type: "task", ID: "t1", OrgID: "org_1", OrgSlug: "acme"}
 	return map[string]authz.Input{
-		"catalog-allow":     {Principal: member, Check: authz.Check{Action: "tasks:read", Resource: res}},
-		"catalog-role-deny": {Principal: member, Check: authz.Check{Action: "billing:manage", Resource: res}},
-		"system-permission": {Principal: admin, Check: authz.Check{Action: "org:sys_memberships:manage", Resource: res}},
-		"custom-permission": {Principal: member, Check: authz.Check{Action: "org:posts:publish", Resource: res}},
-		"tenant-mismatch":   {Principal: member, Check: authz.Check{Action: "tasks:read", Resource: &authz.Resource{OrgID: "org_2"}}},
+		"catalog-allow":     {Subject: memberSession, Check: authz.Check{Action: "tasks:read", Resource: res}},
+		"catalog-role-deny": {Subject: memberSession, Check: authz.Check{Action: "billing:manage", Resource: res}},
+		"system-permission": {Subject: adminSession, Check: authz.Check{Action: "org:sys_memberships:manage", Resource: res}},
+		"custom-permission": {Subject: memberSession, Check: authz.Check{Action: "org:posts:publish", Resource: res}},
+		"tenant-mismatch":   {Subject: memberSession, Check: authz.Check{Action: "tasks:read", Resource: &authz.Resource{OrgID: "org_2"}}},
 		"anonymous":         {Check: authz.Check{Action: "tasks:read", Resource: res}},
 	}
+}
+
+// prepare is p as e prepares it for a session.
+func prepare(tb testing.TB, e *policy.Engine, p authz.Principal) authz.Subject {
+	tb.Helper()
+	s, err := e.Prepare(p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
 }
 
 func BenchmarkEvaluate(b *testing.B) {
@@ -38,7 +47,7 @@ func BenchmarkEvaluate(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	for name, in := range benchInputs() {
+	for name, in := range benchInputs(b, e) {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
@@ -58,12 +67,12 @@ func BenchmarkHas(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p := benchInputs()["custom-permission"].Principal
+	session := benchInputs(b, e)["custom-permission"].Subject
 	check := map[string]any{"permission": "org:posts:publish", "feature": "o:posts"}
 	b.Run("asked-again", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := e.Has(context.Background(), p, check); err != nil {
+			if _, err := e.Has(context.Background(), session, check); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -71,8 +80,7 @@ func BenchmarkHas(b *testing.B) {
 	b.Run("first-check", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			p.Memo = new(authz.Memo)
-			if _, err := e.Has(context.Background(), p, check); err != nil {
+			if _, err := e.Has(context.Background(), prepare(b, e, session.Principal()), check); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -87,7 +95,7 @@ func BenchmarkEvaluateMix(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	inputs := benchInputs()
+	inputs := benchInputs(b, e)
 	names := make([]string, 0, len(inputs))
 	for name := range inputs {
 		names = append(names, name)

@@ -126,8 +126,9 @@ func FuzzDecideClaims(f *testing.F) {
 // fuzz input reaches the decider without being signed.
 type claimsAuthenticator struct{}
 
-func (claimsAuthenticator) Authenticate(_ context.Context, claims string) (authz.Principal, error) {
-	return authn.Normalize([]byte(claims))
+func (claimsAuthenticator) Authenticate(_ context.Context, claims string) (authz.Verification, error) {
+	p, err := authn.Normalize([]byte(claims))
+	return authz.Verification{Principal: p, Until: time.Now().Add(time.Hour)}, err
 }
 
 // newClaimsDecider is the decision path of the handlers over the shipped

@@ -62,7 +62,7 @@ func TestClerkLibraryConformance(t *testing.T) {
 				t.Errorf("principal mismatch (-want +got):\n%s", diff)
 			}
 			for _, h := range c.Has {
-				got, err := engine.Has(context.Background(), p, h.Check)
+				got, err := engine.Has(context.Background(), authz.PrincipalSubject(p), h.Check)
 				if err != nil {
 					t.Fatalf("Has(%v): %v", h.Check, err)
 				}

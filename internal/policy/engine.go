@@ -94,15 +94,26 @@ func Load(ctx context.Context, fsys fs.FS, opts Options) (*Engine, error) {
 // the policy files.
 func (e *Engine) Revision() string { return e.current.Load().name }
 
+// Prepare returns p prepared for evaluation (its policy input), for all
+// the evaluations of its session. It fails only for a principal that
+// cannot be expressed as policy input.
+func (e *Engine) Prepare(p authz.Principal) (authz.Subject, error) {
+	st, err := newPrincipalState(p)
+	if err != nil {
+		return nil, fmt.Errorf("build policy input: %w", err)
+	}
+	return st, nil
+}
+
 // Evaluate answers one input with the current revision. An error, an
 // undefined result or a result of the wrong shape is an error, never an allow.
 func (e *Engine) Evaluate(ctx context.Context, in authz.Input) (authz.Outcome, string, error) {
 	rev := e.current.Load()
-	input, err := inputValue(in)
+	st, lasting, input, err := decisionInput(in)
 	if err != nil {
-		return authz.Outcome{}, rev.name, fmt.Errorf("build policy input: %w", err)
+		return authz.Outcome{}, rev.name, err
 	}
-	v, err := e.eval(ctx, rev.decision, input, nil, rev.decision.carryFor(in.Principal, in.Check.Action))
+	v, err := e.eval(ctx, rev.decision, input, nil, rev.decision.carryFor(st, lasting, in.Check.Action))
 	if err != nil {
 		return authz.Outcome{}, rev.name, fmt.Errorf("evaluate %s: %w", DecisionQuery, err)
 	}
@@ -111,15 +122,19 @@ func (e *Engine) Evaluate(ctx context.Context, in authz.Input) (authz.Outcome, s
 	return out, rev.name, err
 }
 
-// Has answers Clerk's has() for p and check (any JSON value) with the
+// Has answers Clerk's has() for s and check (any JSON value) with the
 // current revision's built-in library.
-func (e *Engine) Has(ctx context.Context, p authz.Principal, check any) (authz.HasAnswer, error) {
+func (e *Engine) Has(ctx context.Context, s authz.Subject, check any) (authz.HasAnswer, error) {
 	rev := e.current.Load()
-	input, err := hasInputValue(p, check)
+	st, lasting, err := stateOf(s)
 	if err != nil {
 		return authz.HasAnswer{}, fmt.Errorf("build has() input: %w", err)
 	}
-	v, err := e.eval(ctx, rev.has, input, nil, rev.has.carryFor(p, ""))
+	input, err := hasInputValue(st.obj, check)
+	if err != nil {
+		return authz.HasAnswer{}, fmt.Errorf("build has() input: %w", err)
+	}
+	v, err := e.eval(ctx, rev.has, input, nil, rev.has.carryFor(st, lasting, ""))
 	if err != nil {
 		return authz.HasAnswer{}, fmt.Errorf("evaluate %s: %w", HasQuery, err)
 	}

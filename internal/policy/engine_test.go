@@ -67,8 +67,8 @@ func load(t *testing.T, dir string, opts policy.Options) *policy.Engine {
 
 func adminInput(role string) authz.Input {
 	return authz.Input{
-		Principal: authz.Principal{Authenticated: true, UserID: "user_1", OrgID: "org_1", OrgRole: role},
-		Check:     authz.Check{Action: "admin:access", Resource: &authz.Resource{OrgID: "org_1"}},
+		Subject: authz.PrincipalSubject(authz.Principal{Authenticated: true, UserID: "user_1", OrgID: "org_1", OrgRole: role}),
+		Check:   authz.Check{Action: "admin:access", Resource: &authz.Resource{OrgID: "org_1"}},
 	}
 }
 

@@ -37,9 +37,9 @@ const checkEvery = 1024
 // steps". When ctx ends first, Explain returns ctx's error and no outcome.
 func (e *Engine) Explain(ctx context.Context, in authz.Input) (authz.Outcome, []string, string, error) {
 	rev := e.current.Load()
-	input, err := inputValue(in)
+	_, _, input, err := decisionInput(in)
 	if err != nil {
-		return authz.Outcome{}, nil, rev.name, fmt.Errorf("build policy input: %w", err)
+		return authz.Outcome{}, nil, rev.name, err
 	}
 	t := newTrace()
 	v, err := e.eval(ctx, rev.decision, input, t, nil)

@@ -66,13 +66,13 @@ func explainCases() []explainCase {
 		return authz.Check{Action: action, Resource: &authz.Resource{OrgID: org, Attributes: attrs}}
 	}
 	return []explainCase{
-		{"membership", authz.Input{Principal: member, Check: check("tasks:read", "org_A", false)}},
-		{"tenant_mismatch", authz.Input{Principal: member, Check: check("tasks:read", "org_B", false)}},
-		{"missing_role", authz.Input{Principal: member, Check: check("billing:manage", "org_A", false)}},
-		{"system_permission", authz.Input{Principal: member, Check: check("org:sys_billing:read", "org_A", false)}},
+		{"membership", authz.Input{Subject: authz.PrincipalSubject(member), Check: check("tasks:read", "org_A", false)}},
+		{"tenant_mismatch", authz.Input{Subject: authz.PrincipalSubject(member), Check: check("tasks:read", "org_B", false)}},
+		{"missing_role", authz.Input{Subject: authz.PrincipalSubject(member), Check: check("billing:manage", "org_A", false)}},
+		{"system_permission", authz.Input{Subject: authz.PrincipalSubject(member), Check: check("org:sys_billing:read", "org_A", false)}},
 		{"unauthenticated", authz.Input{Check: check("tasks:read", "org_A", false)}},
-		{"unknown_action", authz.Input{Principal: member, Check: check("rockets:launch", "org_A", false)}},
-		{"locked", authz.Input{Principal: member, Check: check("tasks:read", "org_A", true)}},
+		{"unknown_action", authz.Input{Subject: authz.PrincipalSubject(member), Check: check("rockets:launch", "org_A", false)}},
+		{"locked", authz.Input{Subject: authz.PrincipalSubject(member), Check: check("tasks:read", "org_A", true)}},
 	}
 }
 

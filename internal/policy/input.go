@@ -45,14 +45,23 @@ var (
 // read their input, so one is shared by all.
 var emptyObject = ast.NewObject()
 
+// decisionInput returns in's policy input, and its subject's state with
+// whether that lasts beyond this evaluation (stateOf).
+func decisionInput(in authz.Input) (st *principalState, lasting bool, input ast.Value, err error) {
+	st, lasting, err = stateOf(in.Subject)
+	if err == nil {
+		input, err = inputValue(st.obj, in)
+	}
+	if err != nil {
+		return nil, false, nil, fmt.Errorf("build policy input: %w", err)
+	}
+	return st, lasting, input, nil
+}
+
 // inputValue builds the policy input directly as an OPA value, skipping a
 // JSON round trip. Empty strings are left out, so policies test presence
 // with a plain reference. The shape is documented in policies/README.md.
-func inputValue(in authz.Input) (ast.Value, error) {
-	principal, err := memoPrincipal(in.Principal).object()
-	if err != nil {
-		return nil, err
-	}
+func inputValue(principal ast.Object, in authz.Input) (ast.Value, error) {
 	resource, err := resourceObject(in.Check.Resource)
 	if err != nil {
 		return nil, err
@@ -71,11 +80,7 @@ func inputValue(in authz.Input) (ast.Value, error) {
 
 // hasInputValue builds the input of the has() query: the principal, as for
 // decisions, and the check exactly as the caller sent it.
-func hasInputValue(p authz.Principal, check any) (ast.Value, error) {
-	principal, err := memoPrincipal(p).object()
-	if err != nil {
-		return nil, err
-	}
+func hasInputValue(principal ast.Object, check any) (ast.Value, error) {
 	c, err := ast.InterfaceToValue(check)
 	if err != nil {
 		return nil, fmt.Errorf("check: %w", err)
@@ -86,25 +91,39 @@ func hasInputValue(p authz.Principal, check any) (ast.Value, error) {
 	), nil
 }
 
-// principalState is what the memo holds: the principal as policy input,
-// built once per verified token. Its address identifies the session for
-// the values carried between its decisions (reuse.go).
+// principalState is the Subject the engine prepares for a principal: its
+// policy input, built once per session and shared, read-only, by every
+// evaluation for it. Its address identifies the session for the values
+// carried between its evaluations (reuse.go).
 type principalState struct {
-	obj ast.Object
-	err error
+	principal authz.Principal
+	obj       ast.Object
 }
 
-func (s *principalState) object() (ast.Object, error) { return s.obj, s.err }
+// Principal implements authz.Subject.
+func (s *principalState) Principal() authz.Principal { return s.principal }
 
-// memoPrincipal returns the principal's state, built once per verified
-// token (the principal's memo) and shared, read-only, by every evaluation
-// for that token. A principal without a memo gets a state of its own every
-// time.
-func memoPrincipal(p authz.Principal) *principalState {
-	return p.Memo.Get(func() any {
-		obj, err := principalObject(p)
-		return &principalState{obj, err}
-	}).(*principalState)
+func newPrincipalState(p authz.Principal) (*principalState, error) {
+	obj, err := principalObject(p)
+	if err != nil {
+		return nil, err
+	}
+	return &principalState{principal: p, obj: obj}, nil
+}
+
+// stateOf returns the engine's state for s: s itself when this engine
+// prepared it (a session's), else one prepared for this evaluation only.
+// The second result says whether it lasts beyond the evaluation.
+func stateOf(s authz.Subject) (*principalState, bool, error) {
+	var p authz.Principal // none: the anonymous principal
+	switch s := s.(type) {
+	case *principalState:
+		return s, true, nil
+	case authz.Subject:
+		p = s.Principal()
+	}
+	st, err := newPrincipalState(p)
+	return st, false, err
 }
 
 func principalObject(p authz.Principal) (ast.Object, error) {

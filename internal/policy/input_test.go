@@ -11,11 +11,11 @@ import (
 // tell the two apart either.
 func TestEmptyAttributesAreLeftOut(t *testing.T) {
 	t.Parallel()
-	withEmpty, err := inputValue(authz.Input{Check: authz.Check{Action: "a", Resource: &authz.Resource{Type: "x", Attributes: map[string]any{}}}})
+	withEmpty, err := inputValue(emptyObject, authz.Input{Check: authz.Check{Action: "a", Resource: &authz.Resource{Type: "x", Attributes: map[string]any{}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	without, err := inputValue(authz.Input{Check: authz.Check{Action: "a", Resource: &authz.Resource{Type: "x"}}})
+	without, err := inputValue(emptyObject, authz.Input{Check: authz.Check{Action: "a", Resource: &authz.Resource{Type: "x"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

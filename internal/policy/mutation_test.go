@@ -267,7 +267,7 @@ func probes(base map[string][]byte) []probe {
 			for where, r := range resources {
 				out = append(out, probe{
 					who:   who + " on " + where,
-					input: authz.Input{Principal: p, Check: authz.Check{Action: action, Resource: r}},
+					input: authz.Input{Subject: authz.PrincipalSubject(p), Check: authz.Check{Action: action, Resource: r}},
 					forbids: func(roles map[string][]string) string {
 						switch {
 						case !p.Authenticated:

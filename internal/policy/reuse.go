@@ -3,7 +3,6 @@ package policy
 import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
-	"github.com/verdict-pdp/verdict/internal/authz"
 	"github.com/verdict-pdp/verdict/internal/boundedmap"
 )
 
@@ -117,8 +116,8 @@ func (r *reusable) result(key ast.Ref) bool {
 // carriedResults keeps, per session and action, the reusable values an
 // evaluation computed, for the next evaluation of the same session and
 // action under the same revision (each revision has its own). A session is
-// the principal state built once per verified token (principalState), so
-// a new token, like a new revision, starts afresh.
+// the principal state the Decider prepared for a verified token
+// (principalState), so a new token, like a new revision, starts afresh.
 type carriedResults struct {
 	rules  *reusable
 	values *boundedmap.Map[carryKey, carried]
@@ -173,15 +172,15 @@ type carry struct {
 	keep    func(ast.Ref) bool
 }
 
-// carryFor returns the carry of an evaluation of q for p and action (none
-// for has()): nil, carry nothing, when q carries nothing or p has no memo
-// (no state that lasts from one evaluation to the next).
-func (q *ruleQuery) carryFor(p authz.Principal, action string) *carry {
+// carryFor returns the carry of an evaluation of q for st and action
+// (none for has()): nil, carry nothing, when q carries nothing or st does
+// not last beyond the evaluation (no session to carry values for).
+func (q *ruleQuery) carryFor(st *principalState, lasting bool, action string) *carry {
 	c := q.carried
-	if c == nil || p.Memo == nil {
+	if c == nil || !lasting {
 		return nil
 	}
-	k := carryKey{memoPrincipal(p), action}
+	k := carryKey{st, action}
 	prior, _ := c.values.Get(k)
 	return &carry{owner: c, key: k, prior: prior, capture: prior.refreshes < maxRefreshes, keep: c.rules.result}
 }

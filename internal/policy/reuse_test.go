@@ -37,9 +37,9 @@ func carryEngine(tb testing.TB) *policy.Engine {
 	return e
 }
 
-// carrySessions are principals with a memo, as the verifier makes them:
-// their decisions carry values from one to the next.
-func carrySessions() []authz.Principal {
+// carrySessions are principals prepared by e, as the Decider prepares one
+// per verified token: their decisions carry values from one to the next.
+func carrySessions(tb testing.TB, e *policy.Engine) []authz.Subject {
 	base := authz.Principal{
 		Authenticated: true, UserID: "user_1", SessionID: "sess_1", OrgID: "org_acme", OrgRole: "org:member", OrgSlug: "acme",
 		OrgPermissions: []string{"org:posts:publish", "org:tasks:delete"}, Features: []string{"o:posts"}, TokenVersion: 2,
@@ -52,9 +52,9 @@ func carrySessions() []authz.Principal {
 	impersonated.Actor = map[string]any{"sub": "user_support"}
 	noOrg := base
 	noOrg.OrgID, noOrg.OrgRole, noOrg.OrgSlug, noOrg.OrgPermissions = "", "", "", nil
-	out := []authz.Principal{base, admin, guest, impersonated, noOrg}
-	for i := range out {
-		out[i].Memo = new(authz.Memo)
+	var out []authz.Subject
+	for _, p := range []authz.Principal{base, admin, guest, impersonated, noOrg} {
+		out = append(out, prepare(tb, e, p))
 	}
 	return out
 }
@@ -84,19 +84,18 @@ func carryCheck(action, org, slug, owner, locked, hasResource int) authz.Check {
 	return c
 }
 
-// assertCarriedMatchesFresh decides c for session p, carrying values from
-// the session's earlier decisions, and again from nothing (a copy of p
-// without its memo): the two must agree exactly.
-func assertCarriedMatchesFresh(tb testing.TB, e *policy.Engine, p authz.Principal, c authz.Check) authz.Outcome {
+// assertCarriedMatchesFresh decides c for session s, carrying values from
+// the session's earlier decisions, and again from nothing (its principal
+// outside any session): the two must agree exactly.
+func assertCarriedMatchesFresh(tb testing.TB, e *policy.Engine, s authz.Subject, c authz.Check) authz.Outcome {
 	tb.Helper()
 	ctx := context.Background()
-	carriedOut, _, err := e.Evaluate(ctx, authz.Input{Principal: p, Check: c})
+	carriedOut, _, err := e.Evaluate(ctx, authz.Input{Subject: s, Check: c})
 	if err != nil {
 		tb.Fatalf("carried %s: %v", c.Action, err)
 	}
-	fresh := p
-	fresh.Memo = nil
-	freshOut, _, err := e.Evaluate(ctx, authz.Input{Principal: fresh, Check: c})
+	p := s.Principal()
+	freshOut, _, err := e.Evaluate(ctx, authz.Input{Subject: authz.PrincipalSubject(p), Check: c})
 	if err != nil {
 		tb.Fatalf("fresh %s: %v", c.Action, err)
 	}
@@ -112,7 +111,7 @@ func assertCarriedMatchesFresh(tb testing.TB, e *policy.Engine, p authz.Principa
 // nothing.
 func TestCarriedDecisionsMatchFreshOnes(t *testing.T) {
 	e := carryEngine(t)
-	sessions := carrySessions()
+	sessions := carrySessions(t, e)
 	for worker := range uint64(2) {
 		t.Run(fmt.Sprint(worker), func(t *testing.T) {
 			t.Parallel()
@@ -136,7 +135,7 @@ func FuzzCarriedDecisions(f *testing.F) {
 	f.Add([]byte{0, 1, 0, 0, 0, 1, 0, 1, 1, 0, 1, 1})
 	f.Add([]byte{1, 1, 0, 0, 0, 1, 1, 1, 1, 0, 0, 1, 3, 6, 0, 0, 0, 1, 3, 6, 1, 0, 0, 1})
 	e := carryEngine(f)
-	sessions := carrySessions()
+	sessions := carrySessions(f, e)
 	f.Fuzz(func(t *testing.T, seq []byte) {
 		for len(seq) >= 7 {
 			p := sessions[int(seq[0])%len(sessions)]
@@ -175,7 +174,7 @@ var carryHasChecks = []any{
 // sessions: each answer equals the one evaluated from nothing.
 func TestCarriedHasMatchesFresh(t *testing.T) {
 	e := carryEngine(t)
-	sessions := carrySessions()
+	sessions := carrySessions(t, e)
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(3, 4))
 	results := map[bool]int{}
@@ -186,14 +185,12 @@ func TestCarriedHasMatchesFresh(t *testing.T) {
 		if err != nil {
 			t.Fatalf("carried %v: %v", check, err)
 		}
-		fresh := p
-		fresh.Memo = nil
-		want, err := e.Has(ctx, fresh, check)
+		want, err := e.Has(ctx, authz.PrincipalSubject(p.Principal()), check)
 		if err != nil {
 			t.Fatalf("fresh %v: %v", check, err)
 		}
 		if carried != want {
-			t.Fatalf("has(%v) as %s:\ncarried %+v\nfresh   %+v", check, p.OrgRole, carried, want)
+			t.Fatalf("has(%v) as %s:\ncarried %+v\nfresh   %+v", check, p.Principal().OrgRole, carried, want)
 		}
 		results[carried.Result]++
 	}
