@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"sync"
 	"time"
 
 	"github.com/verdict-pdp/verdict/internal/boundedmap"
@@ -56,6 +58,7 @@ type Decider struct {
 	recorder Recorder
 	sessions *sessions      // nil when disabled
 	cache    *decisionCache // nil when disabled
+	hashers  sync.Pool      // of *tokenHasher, for session keys
 	now      func() time.Time
 }
 
@@ -148,7 +151,7 @@ func (d *Decider) verified(ctx context.Context, token string) (*session, error) 
 	if d.sessions == nil && d.cache == nil || len(token) > MaxTokenBytes {
 		return d.verify(ctx, token, nil)
 	}
-	key := sessionKey(sha256.Sum256([]byte(token)))
+	key := d.sessionKey(token)
 	if d.sessions == nil {
 		return d.verify(ctx, token, &key)
 	}
@@ -171,6 +174,31 @@ func (d *Decider) verified(ctx context.Context, token string) (*session, error) 
 		d.sessions.Put(key, s, func(old *session) bool { return !now.Before(old.until) })
 	}
 	return s, err
+}
+
+// sessionKey hashes token without copying it: every request with a token
+// does this, and the token is most of its body.
+func (d *Decider) sessionKey(token string) sessionKey {
+	h, _ := d.hashers.Get().(*tokenHasher)
+	if h == nil {
+		h = &tokenHasher{h: sha256.New()}
+	}
+	defer d.hashers.Put(h)
+	h.h.Reset()
+	for len(token) > 0 {
+		n := copy(h.buf[:], token)
+		h.h.Write(h.buf[:n])
+		token = token[n:]
+	}
+	var key sessionKey
+	h.h.Sum(key[:0])
+	return key
+}
+
+// tokenHasher is a SHA-256 and a buffer to feed it a string through.
+type tokenHasher struct {
+	h   hash.Hash
+	buf [512]byte
 }
 
 // verify verifies token and prepares its principal for the policies. key,

@@ -101,10 +101,14 @@ func New(d Deps) http.Handler {
 // as HTML. /metrics gets the same headers: scrapers ignore them, and a
 // stored copy of live figures is only ever stale.
 func noStoreNoSniff(next http.Handler) http.Handler {
+	// The values are set as slices made once (the keys are canonical):
+	// Header.Set makes a slice per call, on every response. net/http only
+	// reads them, and an Add would append to a copy (the capacity is 1).
+	noStore, noSniff := []string{"no-store"}, []string{"nosniff"}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Cache-Control", "no-store")
-		h.Set("X-Content-Type-Options", "nosniff")
+		h["Cache-Control"] = noStore
+		h["X-Content-Type-Options"] = noSniff
 		next.ServeHTTP(w, r)
 	})
 }
