@@ -32,6 +32,7 @@ type cachedRule struct {
 	ref       ast.Ref // a slice of terms: stable while the evaluation lasts
 	value     *ast.Term
 	undefined bool
+	size      int // what a carried value holds, as termBytes estimates it
 }
 
 var _ topdown.VirtualCache = (*ruleCache)(nil)
@@ -121,12 +122,30 @@ func (c *ruleCache) find(ref ast.Ref) int {
 // session whose checks take two paths carry what both read, rather than
 // trade one for the other.) It returns nil when nothing changes, or when
 // the list would exceed maxCarried.
-func (c *ruleCache) carry(keep func(ast.Ref) bool, prune bool) []cachedRule {
+//
+// A value (with its reference's arguments) estimated above
+// maxCarriedValueBytes is not carried: a rule that builds a large value
+// from the principal would otherwise keep one per session and action.
+// shared, the session's principal object, is counted as free: the session
+// holds it anyway, and functions of the principal take it as an argument.
+func (c *ruleCache) carry(keep func(ast.Ref) bool, prune bool, shared ast.Value) []cachedRule {
 	var found []cachedRule
 	for _, e := range c.entries {
-		if keep(e.ref) {
-			found = append(found, e)
+		if !keep(e.ref) {
+			continue
 		}
+		budget := maxCarriedValueBytes
+		for _, t := range e.ref {
+			budget = termBytes(t, shared, budget)
+		}
+		if e.value != nil {
+			budget = termBytes(e.value, shared, budget)
+		}
+		if budget < 0 {
+			continue
+		}
+		e.size = maxCarriedValueBytes - budget
+		found = append(found, e)
 	}
 	kept := len(c.carried)
 	if prune {
@@ -152,6 +171,46 @@ func (c *ruleCache) carry(keep func(ast.Ref) bool, prune bool) []cachedRule {
 // decision computes a dozen or so; a rule that calls a reusable function
 // with a new argument every time would otherwise grow the list forever.
 const maxCarried = 64
+
+// maxCarriedValueBytes bounds one carried value, as termBytes estimates
+// it: a decision's outcome is a few hundred bytes.
+const maxCarriedValueBytes = 4 << 10
+
+// termBytes returns budget less an estimate of what t holds (a term's
+// header, a string's bytes, each member of a collection), stopping as
+// soon as the budget is spent (the result is then negative). shared costs
+// nothing.
+func termBytes(t *ast.Term, shared ast.Value, budget int) int {
+	if budget < 0 || t == nil || shared != nil && t.Value == shared {
+		return budget
+	}
+	budget -= 48
+	switch v := t.Value.(type) {
+	case ast.String:
+		budget -= len(v)
+	case *ast.Array:
+		for i := 0; i < v.Len() && budget >= 0; i++ {
+			budget = termBytes(v.Elem(i), shared, budget)
+		}
+	case ast.Object:
+		for _, k := range v.Keys() {
+			if budget = termBytes(v.Get(k), shared, termBytes(k, shared, budget)); budget < 0 {
+				break
+			}
+		}
+	case ast.Set:
+		for _, m := range v.Slice() {
+			if budget = termBytes(m, shared, budget); budget < 0 {
+				break
+			}
+		}
+	case ast.Ref:
+		for _, p := range v {
+			budget = termBytes(p, shared, budget)
+		}
+	}
+	return budget
+}
 
 // reset empties the cache for another evaluation, keeping its memory and
 // letting go of every term it pointed to.

@@ -107,7 +107,7 @@ func (q *ruleQuery) eval(ctx context.Context, input ast.Value, timeout time.Dura
 		return nil, nil, fmt.Errorf("%s: %w", q.ref, ErrUndefined)
 	}
 	if carry != nil && carry.capture {
-		computed = rules.carry(carry.keep, carry.prior.refreshes == 1)
+		computed = rules.carry(carry.keep, carry.prior.refreshes == 1, carry.key.principal.obj)
 	}
 	return t.Value, computed, nil
 }

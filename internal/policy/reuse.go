@@ -101,15 +101,19 @@ func readsPrincipalOrAction(ref ast.Ref) bool {
 }
 
 // result reports whether a virtual-cache key names a value that may be
-// reused: a rule's value (data.pkg.rule, or a member of a partial rule
-// under it) or a function's result (the function's reference, then its
-// arguments), every rule of which is reusable.
+// reused: a rule's value (data.pkg.rule, a member of a partial rule under
+// it, or a whole subtree of rules) or a function's result (the function's
+// reference, then its arguments), every rule that may contribute to which
+// is reusable. The contributors are the rules that define the key's path
+// or a document above it (a rule with a variable in its head, b.c[x],
+// holds data.b.c.d too) and every rule below it (data.b.c holds the value
+// of a rule b.c.d, or of a package below it).
 func (r *reusable) result(key ast.Ref) bool {
 	path := key
 	if fn, ok := key[0].Value.(ast.Ref); ok {
 		path = fn
 	}
-	rules := r.compiler.GetRulesForVirtualDocument(path)
+	rules := r.compiler.GetRules(path)
 	return len(rules) > 0 && r.allReusable(rules)
 }
 
@@ -142,7 +146,8 @@ const (
 	// kept, and maxCarriedBytes what they hold (as carriedCost estimates
 	// it): a session's decision carries three to six values once its paths
 	// settle (ruleCache.carry), about a kilobyte, so the budget holds some
-	// thirty thousand sessions and actions.
+	// thirty thousand sessions and actions. A value estimated over
+	// maxCarriedValueBytes is not carried.
 	maxCarriedSessions = 1 << 15
 	maxCarriedBytes    = 32 << 20
 	// maxRefreshes bounds how often a session and action's values change
@@ -151,11 +156,15 @@ const (
 )
 
 // carriedCost estimates what a session and action's carried values hold:
-// the entry, and for each value its slot, its reference and the value
-// itself, most of which (catalog entries, the principal) is shared with
-// the policies' data and the session.
+// the entry, and for each value its slot and what its reference and value
+// hold (ruleCache.carry measured them; the session's principal, which the
+// session holds anyway, counted as free).
 func carriedCost(k carryKey, c carried) int {
-	return 128 + len(k.action) + 256*len(c.values)
+	cost := 128 + len(k.action)
+	for _, v := range c.values {
+		cost += 64 + v.size
+	}
+	return cost
 }
 
 func newCarriedResults(rules *reusable) *carriedResults {

@@ -65,6 +65,15 @@ deny contains {"reason": "w", "message": "w"} if {
 	data.verdict.authz.known with input.action as "tasks:read"
 }`,
 			map[string]bool{"data.verdict.team.denies": false, "data.verdict.rules.t.deny": false}},
+		{"a rule below a rule with a variable in its head", `
+b.c[x] := 1 if some x in ["k"]
+
+b.c.d := input.resource.id
+
+deny contains {"reason": "whole", "message": "whole"} if count(b) > 5
+
+deny contains {"reason": "secret", "message": "secret"} if b.c.d == "secret"`,
+			map[string]bool{"data.verdict.rules.t.b.c": false, "data.verdict.rules.t.b": false, "data.verdict.rules.t.b.c.d": false, "data.verdict.team.denies": false}},
 		{"a helper called with the resource", `
 mine(id) if id == input.principal.user_id
 
