@@ -47,6 +47,7 @@ fuzz:
 	$(GO) test ./internal/httpapi -run '^$$' -fuzz '^FuzzClaimsOverHTTP$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/policy -run '^$$' -fuzz '^FuzzRuleCache$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/policy -run '^$$' -fuzz '^FuzzCarriedDecisions$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/jsonpointer -run '^$$' -fuzz '^FuzzRemove$$' -fuzztime $(FUZZTIME)
 
 ## cover: test with a coverage profile
 cover:

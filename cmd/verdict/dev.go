@@ -55,10 +55,11 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return fmt.Errorf("load dev JWKS: %w", err)
 	}
+	stdout = &syncWriter{w: stdout} // the log and a decision log to "-" share it
 	logger := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	followCgroupMemoryLimit(getenv, logger)
 	cfg.Verify = verifyConfig{ClockSkew: defaultClockSkew, TokenCacheSize: defaultTokenCacheSize, DecisionCacheSize: defaultDecisionCacheSize}
-	svc, err := newService(ctx, logger, src, keys, cfg)
+	svc, err := newService(ctx, logger, stdout, src, keys, cfg)
 	if err != nil {
 		return err
 	}

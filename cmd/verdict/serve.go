@@ -44,6 +44,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 
+	stdout = &syncWriter{w: stdout} // the log and a decision log to "-" share it
 	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	followCgroupMemoryLimit(getenv, logger)
 	keys, background, err := loadKeys(cfg.Keys, logger)
@@ -51,7 +52,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	src := policySource{fsys: policy.Dir(cfg.Policies), dir: cfg.Policies, watch: true}
-	svc, err := newService(ctx, logger, src, keys, cfg)
+	svc, err := newService(ctx, logger, stdout, src, keys, cfg)
 	if err != nil {
 		return err
 	}

@@ -4,15 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
+	"os"
+	"os/signal"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/verdict-pdp/verdict/internal/authn"
 	"github.com/verdict-pdp/verdict/internal/authz"
+	"github.com/verdict-pdp/verdict/internal/decisionlog"
 	"github.com/verdict-pdp/verdict/internal/httpapi"
 	"github.com/verdict-pdp/verdict/internal/metrics"
 	"github.com/verdict-pdp/verdict/internal/policy"
@@ -30,6 +35,7 @@ type service struct {
 	engine   *policy.Engine
 	keys     authn.KeySet
 	decider  *authz.Decider
+	log      *decisionlog.Writer // nil when --decision-log is off
 	draining atomic.Bool
 	// watchPolicies is false for policies that cannot change (embedded).
 	watchPolicies bool
@@ -44,7 +50,8 @@ type policySource struct {
 	watch bool
 }
 
-func newService(ctx context.Context, logger *slog.Logger, src policySource, keys authn.KeySet, cfg serviceConfig) (*service, error) {
+// newService wires the service; stdout is where --decision-log - writes.
+func newService(ctx context.Context, logger *slog.Logger, stdout io.Writer, src policySource, keys authn.KeySet, cfg serviceConfig) (*service, error) {
 	v := cfg.Verify
 	m := metrics.New(reasonCodes()...)
 	engine, err := policy.Load(ctx, src.fsys, policy.Options{
@@ -57,6 +64,18 @@ func newService(ctx context.Context, logger *slog.Logger, src policySource, keys
 	if err != nil {
 		return nil, fmt.Errorf("load policies from %s: %w", src.dir, err)
 	}
+	var log *decisionlog.Writer
+	var decisions authz.DecisionLog
+	if cfg.DecisionLog != "" {
+		log, err = decisionlog.Open(cfg.DecisionLog, decisionlog.Options{
+			Mask: engine.DecisionLogMask, OnWritten: m.ObserveDecisionLogWritten, OnDropped: m.ObserveDecisionLogDropped,
+			Logger: logger, Stdout: stdout,
+		})
+		if err != nil {
+			return nil, err
+		}
+		decisions = log
+	}
 	verifier := authn.NewVerifier(authn.Config{
 		Keys:              keys,
 		Issuer:            v.Issuer,
@@ -68,8 +87,9 @@ func newService(ctx context.Context, logger *slog.Logger, src policySource, keys
 		metrics: m,
 		engine:  engine,
 		keys:    keys,
+		log:     log,
 		decider: authz.NewDecider(verifier, engine, m, authz.Options{
-			SessionCacheSize: v.TokenCacheSize, DecisionCacheSize: v.DecisionCacheSize,
+			SessionCacheSize: v.TokenCacheSize, DecisionCacheSize: v.DecisionCacheSize, Log: decisions,
 		}),
 		watchPolicies: src.watch,
 	}, nil
@@ -124,16 +144,47 @@ func (s *service) serve(ctx context.Context, cfg serviceConfig, extra []httpapi.
 	if profiler != nil {
 		wg.Go(func() { profiler.run(ctx) })
 	}
+	if s.log != nil {
+		wg.Go(func() { s.reopenLogOnHangup(ctx) })
+	}
 
 	s.logger.Info("listening", "addr", ln.Addr().String(), "policy_revision", s.engine.Revision())
 	if onListen != nil {
 		onListen(ln.Addr())
 	}
-	return httpapi.Serve(ctx, ln, h, httpapi.ServeOptions{
+	err = httpapi.Serve(ctx, ln, h, httpapi.ServeOptions{
 		BeforeShutdown: func() { s.draining.Store(true) },
 		DrainDelay:     cfg.ShutdownDelay,
 		Logger:         s.logger,
 	})
+	// Every request has been answered: what they decided is written before
+	// the process ends.
+	if s.log != nil {
+		if cerr := s.log.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close the decision log: %w", cerr))
+		}
+	}
+	return err
+}
+
+// reopenLogOnHangup reopens the decision log on every SIGHUP until ctx
+// ends, as logrotate expects of a daemon after it moves the file away.
+func (s *service) reopenLogOnHangup(ctx context.Context) {
+	hangups := make(chan os.Signal, 1)
+	signal.Notify(hangups, syscall.SIGHUP)
+	defer signal.Stop(hangups)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hangups:
+			if err := s.log.Reopen(); err != nil {
+				s.logger.Error("decision log: reopen failed", "error", err)
+			} else {
+				s.logger.Info("decision log reopened")
+			}
+		}
+	}
 }
 
 // reasonCodes are the domain's reason codes as the metrics label them.
@@ -143,4 +194,18 @@ func reasonCodes() []string {
 		codes = append(codes, string(r))
 	}
 	return codes
+}
+
+// syncWriter serializes the writes to w: the service's log and a decision
+// log to standard output share it, each writing whole lines per call, so
+// that their lines never mix.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

@@ -58,6 +58,7 @@ type Decider struct {
 	recorder Recorder
 	sessions *sessions      // nil when disabled
 	cache    *decisionCache // nil when disabled
+	log      DecisionLog    // nil when off
 	hashers  sync.Pool      // of *tokenHasher, for session keys
 	now      func() time.Time
 }
@@ -75,6 +76,8 @@ type Options struct {
 	DecisionCacheBytes int
 	// Now is the clock sessions expire by; nil means time.Now.
 	Now func() time.Time
+	// Log, when set, receives every decision.
+	Log DecisionLog
 }
 
 // NewDecider returns a Decider. recorder may be nil.
@@ -82,7 +85,7 @@ func NewDecider(authn Authenticator, policies Evaluator, recorder Recorder, opts
 	if recorder == nil {
 		recorder = nopRecorder{}
 	}
-	d := &Decider{authn: authn, policies: policies, recorder: recorder, now: opts.Now}
+	d := &Decider{authn: authn, policies: policies, recorder: recorder, now: opts.Now, log: opts.Log}
 	if d.now == nil {
 		d.now = time.Now
 	}
@@ -252,7 +255,15 @@ func (d *Decider) Decide(ctx context.Context, s Session, c Check) (Decision, err
 		return Decision{}, err
 	}
 	dec.DecisionID = newDecisionID()
-	d.recorder.ObserveDecision(dec.Allow, string(dec.Reason), d.now().Sub(start))
+	elapsed := d.now().Sub(start)
+	d.recorder.ObserveDecision(dec.Allow, string(dec.Reason), elapsed)
+	if d.log != nil {
+		r := DecisionRecord{Time: start, Origin: OriginOf(ctx), Principal: s.Principal, Check: c, Decision: dec, Elapsed: elapsed}
+		if s.Rejected != nil {
+			r.TokenReason = s.Rejected.Reason
+		}
+		d.log.Record(r)
+	}
 	return dec, nil
 }
 

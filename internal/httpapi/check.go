@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -70,7 +71,7 @@ func (s *server) handleCheck() http.Handler {
 		if err != nil {
 			return err
 		}
-		d, err := s.decider.Check(r.Context(), req.Token, c)
+		d, err := s.decider.Check(withOrigin(r), req.Token, c)
 		if err != nil {
 			return internalError(err)
 		}
@@ -117,7 +118,7 @@ func (s *server) handleBatch() http.Handler {
 		if err != nil {
 			return err
 		}
-		results, err := s.decider.CheckBatch(r.Context(), req.Token, checks)
+		results, err := s.decider.CheckBatch(withOrigin(r), req.Token, checks)
 		if err != nil {
 			return internalError(err)
 		}
@@ -126,6 +127,12 @@ func (s *server) handleBatch() http.Handler {
 		}
 		return writeJSON(w, http.StatusOK, batchResponse{Results: results})
 	})
+}
+
+// withOrigin is r's context, saying to the decision log which endpoint and
+// request a decision came from.
+func withOrigin(r *http.Request) context.Context {
+	return authz.WithOrigin(r.Context(), authz.Origin{Path: r.URL.Path, RequestID: requestIDFrom(r.Context())})
 }
 
 // logDecision logs a decision at debug level: its id (which the caller

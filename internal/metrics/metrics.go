@@ -30,6 +30,8 @@ type Metrics struct {
 	tokenCache    *prometheus.CounterVec
 	decisionCache *prometheus.CounterVec
 	evalTimeouts  prometheus.Counter
+	logWritten    prometheus.Counter
+	logDropped    prometheus.Counter
 	reasons       reasonLabels
 }
 
@@ -74,9 +76,18 @@ func New(knownReasons ...string) *Metrics {
 			Name: "verdict_policy_evaluation_timeouts_total",
 			Help: "Policy evaluations stopped at the evaluation deadline (answered 500, never an allow).",
 		}),
+		logWritten: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "verdict_decision_log_entries_total",
+			Help: "Decisions written to the decision log.",
+		}),
+		logDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "verdict_decision_log_dropped_total",
+			Help: "Decisions not written to the decision log: its buffer was full, or the write failed.",
+		}),
 	}
 	reg.MustRegister(
 		m.decisions, m.duration, m.verifications, m.reloads, m.tokenCache, m.decisionCache, m.evalTimeouts,
+		m.logWritten, m.logDropped,
 		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
 			// How long ready goroutines wait for a CPU, and how long the
 			// collector stops the world: where a latency tail comes from
@@ -134,6 +145,12 @@ func (m *Metrics) ObservePolicyReload(err error) {
 
 // ObserveEvaluationTimeout counts one evaluation stopped at its deadline.
 func (m *Metrics) ObserveEvaluationTimeout() { m.evalTimeouts.Inc() }
+
+// ObserveDecisionLogWritten counts a decision written to the decision log.
+func (m *Metrics) ObserveDecisionLogWritten() { m.logWritten.Inc() }
+
+// ObserveDecisionLogDropped counts a decision the decision log dropped.
+func (m *Metrics) ObserveDecisionLogDropped() { m.logDropped.Inc() }
 
 // ObserveTokenCacheLookup counts one verified-token cache lookup.
 func (m *Metrics) ObserveTokenCacheLookup(hit bool) {

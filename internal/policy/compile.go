@@ -16,6 +16,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
+
+	"github.com/verdict-pdp/verdict/internal/jsonpointer"
 )
 
 // DecisionQuery is the rule every policy set must define: one object
@@ -76,6 +78,9 @@ type revision struct {
 	// deterministic is false when any rule calls a builtin whose result
 	// is not a function of its arguments (time, randomness, network).
 	deterministic bool
+	// logMask are the JSON pointers the decision log removes from every
+	// entry (data.verdict.decision_log.mask).
+	logMask []jsonpointer.Pointer
 }
 
 // compile loads, checks, compiles and prepares a snapshot. Every check
@@ -87,6 +92,7 @@ func compile(ctx context.Context, s snapshot) (*revision, error) {
 		return nil, err
 	}
 	rev := &revision{name: s.revision(), deterministic: deterministic(compiler)}
+	rev.logMask, _ = decisionLogMask(ctx, store) // check refused any problem
 	if rev.decision, err = prepareQuery(compiler, store, DecisionQuery); err != nil {
 		return nil, asCompileError(err, s)
 	}
@@ -133,6 +139,8 @@ func check(ctx context.Context, s snapshot) (*ast.Compiler, storage.Store, error
 		return nil, nil, asCompileError(err, s)
 	}
 	problems = append(undefinedReferences(ctx, compiler, store), catalogInputs(compiler)...)
+	_, maskProblems := decisionLogMask(ctx, store)
+	problems = append(problems, maskProblems...)
 	data, err := dataProblems(ctx, compiler, store, s)
 	if err != nil {
 		return nil, nil, asCompileError(err, s)

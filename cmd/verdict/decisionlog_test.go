@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/verdict-pdp/verdict/internal/authz"
+)
+
+// TestDecisionLog serves with --decision-log, sends a mixed workload
+// (allows, denials of several kinds, a batch, refused and absent tokens)
+// and shuts down as on SIGTERM: every decision answered is in the file
+// exactly once, no line holds a token or its signature, and the fields the
+// policies mask are gone.
+func TestDecisionLog(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "decisions.jsonl")
+	inst := startServe(t, "--decision-log", path)
+
+	// The mask arrives with a policy edit, as a team would add it.
+	var first authz.Decision
+	inst.post(t, "/v1/check", map[string]any{"action": "tasks:read", "resource": orgA}, &first)
+	mask := `{"verdict": {"decision_log": {"mask": ["/resource/attributes/ssn", "/context/ip", "/resource/attributes/tags/0"]}}}`
+	if err := os.WriteFile(filepath.Join(inst.policies, "logging.json"), []byte(mask), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	polled := waitRevisionChange(t, inst, first.PolicyRevision)
+
+	member, admin := inst.mint(t, v2Member), inst.mint(t, v1Admin)
+	expired := inst.mint(t, with(v1Admin, "exp", time.Now().Unix()-60))
+	forged := admin[:len(admin)-4] + "AAAA"
+	secretRes := map[string]any{"type": "task", "id": "t1", "org_id": "org_A", "attributes": map[string]any{"ssn": "123-45-6789", "tags": []any{"secret-tag", "kept"}}}
+	secretCtx := map[string]any{"ip": "10.9.8.7", "ua": "curl"}
+	ids := append([]string{first.DecisionID}, polled...)
+	for _, c := range []map[string]any{
+		{"token": member, "action": "tasks:read", "resource": secretRes, "context": secretCtx},
+		{"token": member, "action": "tasks:read", "resource": map[string]any{"org_id": "org_B"}},
+		{"token": member, "action": "billing:manage", "resource": orgA},
+		{"token": admin, "action": "org:sys_memberships:manage", "resource": orgA},
+		{"token": admin, "action": "rockets:launch", "resource": orgA},
+		{"token": expired, "action": "tasks:read", "resource": orgA},
+		{"token": forged, "action": "tasks:read", "resource": orgA},
+		{"action": "tasks:read", "resource": orgA},
+	} {
+		var d authz.Decision
+		if status := inst.post(t, "/v1/check", c, &d); status != 200 || d.DecisionID == "" {
+			t.Fatalf("POST /v1/check %v = %d %+v", c["action"], status, d)
+		}
+		ids = append(ids, d.DecisionID)
+	}
+	var batch struct{ Results []authz.Decision }
+	inst.post(t, "/v1/check/batch", map[string]any{"token": admin, "checks": []any{
+		map[string]any{"action": "tasks:read", "resource": secretRes, "context": secretCtx},
+		map[string]any{"action": "billing:manage", "resource": orgA},
+		map[string]any{"action": "tasks:read", "resource": map[string]any{"org_id": "org_B"}},
+	}}, &batch)
+	for _, d := range batch.Results {
+		ids = append(ids, d.DecisionID)
+	}
+
+	// Shut down as SIGTERM does, and wait: the log is complete then.
+	inst.stop()
+	err := <-inst.done
+	inst.done <- err // for the harness's own wait
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, token := range []string{member, admin, expired, forged} {
+		signature := token[strings.LastIndex(token, ".")+1:]
+		if strings.Contains(string(raw), token) || strings.Contains(string(raw), signature) {
+			t.Fatal("the decision log holds a token or its signature")
+		}
+	}
+	for _, secret := range []string{"123-45-6789", "10.9.8.7", "secret-tag"} {
+		if strings.Contains(string(raw), secret) {
+			t.Errorf("the decision log holds the masked value %q", secret)
+		}
+	}
+	var logged []string
+	reasons := map[string]bool{}
+	sc := bufio.NewScanner(strings.NewReader(string(raw)))
+	for sc.Scan() {
+		var e struct {
+			DecisionID  string         `json:"decision_id"`
+			Path        string         `json:"path"`
+			Principal   map[string]any `json:"principal"`
+			TokenReason string         `json:"token_reason"`
+			Reason      string         `json:"reason"`
+			Context     map[string]any `json:"context"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		logged = append(logged, e.DecisionID)
+		reasons[e.Reason] = true
+		if (e.TokenReason != "") != (e.Principal["authenticated"] == false && e.Reason != "unauthenticated") {
+			t.Errorf("entry %s: token_reason %q with principal %v", e.DecisionID, e.TokenReason, e.Principal)
+		}
+		if e.Context != nil && e.Context["ua"] != "curl" {
+			t.Errorf("entry %s: context %v, want ua kept", e.DecisionID, e.Context)
+		}
+	}
+	slices.Sort(ids)
+	slices.Sort(logged)
+	if !slices.Equal(ids, logged) {
+		t.Errorf("logged decisions %v\nwant exactly %v", logged, ids)
+	}
+	for _, r := range []string{"membership", "tenant_mismatch", "missing_role", "role", "unknown_action", "token_expired", "token_invalid", "unauthenticated"} {
+		if !reasons[r] {
+			t.Errorf("no %s decision in the log", r)
+		}
+	}
+}
+
+// waitRevisionChange asks until the served policy revision is no longer
+// old, and returns the ids of the decisions it asked for.
+func waitRevisionChange(t *testing.T, inst *instance, old string) []string {
+	t.Helper()
+	var ids []string
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var d authz.Decision
+		inst.post(t, "/v1/check", map[string]any{"action": "tasks:read", "resource": orgA}, &d)
+		ids = append(ids, d.DecisionID)
+		if d.PolicyRevision != old {
+			return ids
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("the policy edit was not served within 10 s")
+	return nil
+}
+
+// TestDecisionLogToStdout: with --decision-log -, decisions and the
+// service's own log (at debug level, a line per request) share standard
+// output, concurrently, and every line stays whole.
+func TestDecisionLogToStdout(t *testing.T) {
+	t.Parallel()
+	inst := startServe(t, "--decision-log", "-", "--log-level", "debug")
+	member := inst.mint(t, v2Member)
+	const n = 40
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			res := map[string]any{"type": "task", "id": fmt.Sprint("t", i), "org_id": "org_A", "attributes": map[string]any{"note": strings.Repeat("x", 3000)}}
+			inst.post(t, "/v1/check", map[string]any{"token": member, "action": "tasks:read", "resource": res}, nil)
+		})
+	}
+	wg.Wait()
+	inst.stop()
+	err := <-inst.done
+	inst.done <- err
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	decisions, records := 0, 0
+	sc := bufio.NewScanner(strings.NewReader(inst.out.String()))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("a line of standard output is not whole JSON: %v: %.200s", err, sc.Text())
+		}
+		switch {
+		case m["decision_id"] != nil && m["msg"] == nil:
+			decisions++
+		case m["msg"] != nil:
+			records++
+		}
+	}
+	if decisions != n || records < n {
+		t.Errorf("%d decision lines and %d log records; want %d and at least %d", decisions, records, n, n)
+	}
+}
