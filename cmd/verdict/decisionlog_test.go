@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -123,6 +125,72 @@ func TestDecisionLog(t *testing.T) {
 			t.Errorf("no %s decision in the log", r)
 		}
 	}
+
+	// Replayed against the policies that made them, nothing changes; the
+	// two decisions the token made alone are skipped.
+	out, summary, err := replayLog(t, inst.policies, path)
+	if err != nil || out != "" || summary.Changed != 0 || summary.Skipped != 2 || summary.Total != len(ids) {
+		t.Errorf("replay against the same policies: %v, summary %+v, changes %q", err, summary, out)
+	}
+
+	// An edit that pauses reads changes exactly the reads that were
+	// allowed: denials that came first (tenancy, no user) stay.
+	edited := t.TempDir()
+	if err := os.CopyFS(edited, os.DirFS(inst.policies)); err != nil {
+		t.Fatal(err)
+	}
+	lockdown := "package verdict.rules.lockdown\n\ndeny contains {\"reason\": \"lockdown\", \"message\": \"reads are paused\"} if input.action == \"tasks:read\"\n"
+	if err := os.WriteFile(filepath.Join(edited, "lockdown.rego"), []byte(lockdown), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var wantChanged []string
+	sc = bufio.NewScanner(strings.NewReader(string(raw)))
+	for sc.Scan() {
+		var e struct {
+			DecisionID string `json:"decision_id"`
+			Action     string `json:"action"`
+			Allow      bool   `json:"allow"`
+		}
+		_ = json.Unmarshal(sc.Bytes(), &e)
+		if e.Action == "tasks:read" && e.Allow {
+			wantChanged = append(wantChanged, e.DecisionID)
+		}
+	}
+	out, summary, err = replayLog(t, edited, path)
+	if !errors.Is(err, errDecisionsChanged) || exitCode(err) != 1 {
+		t.Errorf("replay against the edit: %v (exit %d), want exit 1", err, exitCode(err))
+	}
+	var gotChanged []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var c replayChange
+		if err := json.Unmarshal([]byte(line), &c); err != nil {
+			t.Fatalf("replay line %q: %v", line, err)
+		}
+		if !c.Before.Allow || c.After.Allow || c.After.Reason != "lockdown" || c.Action != "tasks:read" {
+			t.Errorf("replay change %+v", c)
+		}
+		gotChanged = append(gotChanged, c.DecisionID)
+	}
+	slices.Sort(wantChanged)
+	slices.Sort(gotChanged)
+	if len(wantChanged) == 0 || !slices.Equal(gotChanged, wantChanged) ||
+		summary.Changed != len(wantChanged) || summary.AllowToDeny != len(wantChanged) {
+		t.Errorf("replay against the edit changed %v (summary %+v), want %v", gotChanged, summary, wantChanged)
+	}
+}
+
+// replayLog runs verdict replay on a decision log and returns its change
+// lines and its summary.
+func replayLog(t *testing.T, policies, log string) (string, replaySummary, error) {
+	t.Helper()
+	var stdout, stderr strings.Builder
+	err := runReplay(context.Background(), []string{"--policies", policies, "--log", log}, emptyEnv, strings.NewReader(""), &stdout, &stderr)
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	var last map[string]replaySummary
+	if jerr := json.Unmarshal([]byte(lines[len(lines)-1]), &last); jerr != nil {
+		t.Fatalf("replay's last line %q: %v (stderr %s)", lines[len(lines)-1], jerr, stderr.String())
+	}
+	return strings.Join(lines[:len(lines)-1], "\n"), last["summary"], err
 }
 
 // waitRevisionChange asks until the served policy revision is no longer

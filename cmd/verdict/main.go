@@ -26,9 +26,9 @@ func main() {
 }
 
 // exitCode maps run's error to the process exit status: 0 success, 1 a
-// `check` that denied, a failing `test`, policies `validate` would refuse or
-// a `fmt --fail` that found unformatted Rego, 2 anything else (usage,
-// configuration, start-up).
+// `check` that denied, a failing `test`, policies `validate` would refuse,
+// a `fmt --fail` that found unformatted Rego or a `replay` whose decisions
+// changed, 2 anything else (usage, configuration, start-up).
 func exitCode(err error) int {
 	if err == nil {
 		return 0
@@ -42,7 +42,8 @@ func exitCode(err error) int {
 // alreadyReported: the command printed its answer (the decision, the test
 // results, the problems) and the error only sets the exit status.
 func alreadyReported(err error) bool {
-	return errors.Is(err, errDenied) || errors.Is(err, errTestsFailed) || errors.Is(err, errInvalidPolicies)
+	return errors.Is(err, errDenied) || errors.Is(err, errTestsFailed) || errors.Is(err, errInvalidPolicies) ||
+		errors.Is(err, errDecisionsChanged)
 }
 
 // errDenied is returned by `verdict check` when the decision is a deny.

@@ -18,6 +18,7 @@ commands:
   test      run the Rego tests of a policy directory with Verdict's built-in layer
   validate  check a policy directory as serve would load it, listing every problem
   fmt       format Rego files as OPA's formatter does (-w write, -l list, --fail)
+  replay    evaluate a decision log again against candidate policies, print what changes
   version   print version, commit and OPA version
 
 Run 'verdict <command> -h' for a command's flags.`
@@ -46,6 +47,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return runTest(ctx, rest, getenv, stdout)
 	case "fmt":
 		return runFmt(ctx, rest, os.Stdin, stdout)
+	case "replay":
+		return runReplay(ctx, rest, getenv, os.Stdin, stdout, os.Stderr)
 	case "version":
 		return runVersion(stdout)
 	case "help", "-h", "--help":
