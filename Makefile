@@ -48,6 +48,7 @@ fuzz:
 	$(GO) test ./internal/policy -run '^$$' -fuzz '^FuzzRuleCache$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/policy -run '^$$' -fuzz '^FuzzCarriedDecisions$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/jsonpointer -run '^$$' -fuzz '^FuzzRemove$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/decisionlog -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME)
 
 ## cover: test with a coverage profile
 cover:
