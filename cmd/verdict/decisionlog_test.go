@@ -36,37 +36,8 @@ func TestDecisionLog(t *testing.T) {
 	}
 	polled := waitRevisionChange(t, inst, first.PolicyRevision)
 
-	member, admin := inst.mint(t, v2Member), inst.mint(t, v1Admin)
-	expired := inst.mint(t, with(v1Admin, "exp", time.Now().Unix()-60))
-	forged := admin[:len(admin)-4] + "AAAA"
-	secretRes := map[string]any{"type": "task", "id": "t1", "org_id": "org_A", "attributes": map[string]any{"ssn": "123-45-6789", "tags": []any{"secret-tag", "kept"}}}
-	secretCtx := map[string]any{"ip": "10.9.8.7", "ua": "curl"}
-	ids := append([]string{first.DecisionID}, polled...)
-	for _, c := range []map[string]any{
-		{"token": member, "action": "tasks:read", "resource": secretRes, "context": secretCtx},
-		{"token": member, "action": "tasks:read", "resource": map[string]any{"org_id": "org_B"}},
-		{"token": member, "action": "billing:manage", "resource": orgA},
-		{"token": admin, "action": "org:sys_memberships:manage", "resource": orgA},
-		{"token": admin, "action": "rockets:launch", "resource": orgA},
-		{"token": expired, "action": "tasks:read", "resource": orgA},
-		{"token": forged, "action": "tasks:read", "resource": orgA},
-		{"action": "tasks:read", "resource": orgA},
-	} {
-		var d authz.Decision
-		if status := inst.post(t, "/v1/check", c, &d); status != 200 || d.DecisionID == "" {
-			t.Fatalf("POST /v1/check %v = %d %+v", c["action"], status, d)
-		}
-		ids = append(ids, d.DecisionID)
-	}
-	var batch struct{ Results []authz.Decision }
-	inst.post(t, "/v1/check/batch", map[string]any{"token": admin, "checks": []any{
-		map[string]any{"action": "tasks:read", "resource": secretRes, "context": secretCtx},
-		map[string]any{"action": "billing:manage", "resource": orgA},
-		map[string]any{"action": "tasks:read", "resource": map[string]any{"org_id": "org_B"}},
-	}}, &batch)
-	for _, d := range batch.Results {
-		ids = append(ids, d.DecisionID)
-	}
+	w := sendWorkload(t, inst)
+	ids := append(append([]string{first.DecisionID}, polled...), w.ids...)
 
 	// Shut down as SIGTERM does, and wait: the log is complete then.
 	inst.stop()
@@ -80,7 +51,7 @@ func TestDecisionLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, token := range []string{member, admin, expired, forged} {
+	for _, token := range w.tokens {
 		signature := token[strings.LastIndex(token, ".")+1:]
 		if strings.Contains(string(raw), token) || strings.Contains(string(raw), signature) {
 			t.Fatal("the decision log holds a token or its signature")
@@ -252,4 +223,51 @@ func TestDecisionLogToStdout(t *testing.T) {
 	if decisions != n || records < n {
 		t.Errorf("%d decision lines and %d log records; want %d and at least %d", decisions, records, n, n)
 	}
+}
+
+// workloadAnswers are the answers a workload got, in order, and their
+// decision ids.
+type workloadAnswers struct {
+	ids     []string
+	answers []authz.Decision
+	tokens  []string // every token sent
+}
+
+// sendWorkload sends allows, denials of several kinds, refused and absent
+// tokens, resources with attributes and context to mask, and a batch.
+func sendWorkload(t *testing.T, inst *instance) workloadAnswers {
+	t.Helper()
+	member, admin := inst.mint(t, v2Member), inst.mint(t, v1Admin)
+	expired := inst.mint(t, with(v1Admin, "exp", time.Now().Unix()-60))
+	forged := admin[:len(admin)-4] + "AAAA"
+	secretRes := map[string]any{"type": "task", "id": "t1", "org_id": "org_A", "attributes": map[string]any{"ssn": "123-45-6789", "tags": []any{"secret-tag", "kept"}}}
+	secretCtx := map[string]any{"ip": "10.9.8.7", "ua": "curl"}
+	w := workloadAnswers{tokens: []string{member, admin, expired, forged}}
+	for _, c := range []map[string]any{
+		{"token": member, "action": "tasks:read", "resource": secretRes, "context": secretCtx},
+		{"token": member, "action": "tasks:read", "resource": map[string]any{"org_id": "org_B"}},
+		{"token": member, "action": "billing:manage", "resource": orgA},
+		{"token": admin, "action": "org:sys_memberships:manage", "resource": orgA},
+		{"token": admin, "action": "rockets:launch", "resource": orgA},
+		{"token": admin, "action": "tasks:read", "resource": orgA},
+		{"token": expired, "action": "tasks:read", "resource": orgA},
+		{"token": forged, "action": "tasks:read", "resource": orgA},
+		{"action": "tasks:read", "resource": orgA},
+	} {
+		var d authz.Decision
+		if status := inst.post(t, "/v1/check", c, &d); status != 200 || d.DecisionID == "" {
+			t.Fatalf("POST /v1/check %v = %d %+v", c["action"], status, d)
+		}
+		w.ids, w.answers = append(w.ids, d.DecisionID), append(w.answers, d)
+	}
+	var batch struct{ Results []authz.Decision }
+	inst.post(t, "/v1/check/batch", map[string]any{"token": admin, "checks": []any{
+		map[string]any{"action": "tasks:read", "resource": secretRes, "context": secretCtx},
+		map[string]any{"action": "billing:manage", "resource": orgA},
+		map[string]any{"action": "tasks:read", "resource": map[string]any{"org_id": "org_B"}},
+	}}, &batch)
+	for _, d := range batch.Results {
+		w.ids, w.answers = append(w.ids, d.DecisionID), append(w.answers, d)
+	}
+	return w
 }

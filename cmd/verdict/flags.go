@@ -50,8 +50,11 @@ type serviceConfig struct {
 	// DecisionLog is where every decision is logged: "" off, "-" stdout,
 	// else a file appended to and reopened on SIGHUP.
 	DecisionLog string
-	Keys        keyConfig
-	Verify      verifyConfig
+	// ShadowPolicies, when set, is a candidate policy directory evaluated
+	// beside the serving one, off the response's path.
+	ShadowPolicies string
+	Keys           keyConfig
+	Verify         verifyConfig
 }
 
 // keyConfig names where verification keys come from; exactly one is set.
@@ -91,6 +94,7 @@ func addServerFlags(fs *flag.FlagSet, c *serviceConfig) {
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "debug, info, warn or error; debug logs every request and decision (never tokens)")
 	fs.DurationVar(&c.EvalTimeout, "eval-timeout", policy.DefaultEvalTimeout, "longest one policy evaluation may run; a longer one is answered 500 and counted")
 	fs.Int64Var(&c.MaxInflightBytes, "max-inflight-bytes", httpapi.DefaultLimits.MaxInflightBytes, "most request-body bytes the decision routes decode and evaluate at once (bodies still arriving get a budget in proportion); more gets 503 with Retry-After")
+	fs.StringVar(&c.ShadowPolicies, "shadow-policies", "", "a candidate policy directory evaluated beside --policies for every decision, watched like it; never changes an answer (divergences in verdict_shadow_divergences_total and the decision log)")
 	fs.StringVar(&c.DecisionLog, "decision-log", "", "log every decision as a JSON line (never the token): - for stdout, else a file appended to and reopened on SIGHUP; empty is off")
 	// The default is c.Explain as the command set it: off for serve, on for dev.
 	fs.BoolVar(&c.Explain, "explain", c.Explain, "let a check ask with \"explain\": true for the rules and expressions that decided")

@@ -48,11 +48,6 @@ type replayChange struct {
 	After      replayAnswer `json:"after"`
 }
 
-// replayEvaluationError is the reason replay gives a decision the
-// candidate policies fail to make (a 500 had they served it): a change,
-// never a skip, so that it fails the replay.
-const replayEvaluationError authz.Reason = "evaluation_error"
-
 // maxReplaySessions bounds the principals replay keeps prepared: a log's
 // sessions recur, and their decisions then carry values as served ones do.
 const maxReplaySessions = 4096
@@ -125,7 +120,7 @@ func replay(ctx context.Context, engine *policy.Engine, r *decisionlog.Reader, o
 		after, err := replayOne(ctx, engine, sessions, e)
 		if err != nil {
 			fmt.Fprintf(stderr, "verdict replay: line %d: decision %s: %v\n", line, e.DecisionID, err)
-			after = replayAnswer{Reason: replayEvaluationError}
+			after = replayAnswer{Reason: authz.ReasonEvaluationError} // a change, never a skip
 		}
 		before := replayAnswer{Allow: e.Allow, Reason: e.Reason}
 		if after == before {

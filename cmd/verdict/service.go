@@ -30,13 +30,16 @@ const policyPollInterval = 500 * time.Millisecond
 // service is the decision service as serve and dev run it: the wiring of
 // policies, keys, verifier, decider, metrics and the HTTP API.
 type service struct {
-	logger   *slog.Logger
-	metrics  *metrics.Metrics
-	engine   *policy.Engine
-	keys     authn.KeySet
-	decider  *authz.Decider
-	log      *decisionlog.Writer // nil when --decision-log is off
-	draining atomic.Bool
+	logger  *slog.Logger
+	metrics *metrics.Metrics
+	engine  *policy.Engine
+	keys    authn.KeySet
+	decider *authz.Decider
+	log     *decisionlog.Writer // nil when --decision-log is off
+	shadow  *authz.Shadow       // nil when --shadow-policies is off
+	// shadowPolicies is the shadow's candidate set, nil when off.
+	shadowPolicies *shadowPolicies
+	draining       atomic.Bool
 	// watchPolicies is false for policies that cannot change (embedded).
 	watchPolicies bool
 	// background runs beside the server until ctx ends (key refresh).
@@ -76,6 +79,13 @@ func newService(ctx context.Context, logger *slog.Logger, stdout io.Writer, src 
 		}
 		decisions = log
 	}
+	var shadow *authz.Shadow
+	var candidates *shadowPolicies
+	if cfg.ShadowPolicies != "" {
+		candidates = &shadowPolicies{dir: cfg.ShadowPolicies, logger: logger, timeout: cfg.EvalTimeout}
+		candidates.load(ctx)
+		shadow = authz.NewShadow(authz.ShadowOptions{Policies: candidates.evaluator, Log: decisions, Recorder: m})
+	}
 	verifier := authn.NewVerifier(authn.Config{
 		Keys:              keys,
 		Issuer:            v.Issuer,
@@ -83,13 +93,15 @@ func newService(ctx context.Context, logger *slog.Logger, stdout io.Writer, src 
 		ClockSkew:         v.ClockSkew,
 	})
 	return &service{
-		logger:  logger,
-		metrics: m,
-		engine:  engine,
-		keys:    keys,
-		log:     log,
+		logger:         logger,
+		metrics:        m,
+		engine:         engine,
+		keys:           keys,
+		log:            log,
+		shadow:         shadow,
+		shadowPolicies: candidates,
 		decider: authz.NewDecider(verifier, engine, m, authz.Options{
-			SessionCacheSize: v.TokenCacheSize, DecisionCacheSize: v.DecisionCacheSize, Log: decisions,
+			SessionCacheSize: v.TokenCacheSize, DecisionCacheSize: v.DecisionCacheSize, Log: decisions, Shadow: shadow,
 		}),
 		watchPolicies: src.watch,
 	}, nil
@@ -147,6 +159,9 @@ func (s *service) serve(ctx context.Context, cfg serviceConfig, extra []httpapi.
 	if s.log != nil {
 		wg.Go(func() { s.reopenLogOnHangup(ctx) })
 	}
+	if s.shadowPolicies != nil {
+		wg.Go(func() { s.shadowPolicies.run(ctx, policyPollInterval) })
+	}
 
 	s.logger.Info("listening", "addr", ln.Addr().String(), "policy_revision", s.engine.Revision())
 	if onListen != nil {
@@ -157,8 +172,11 @@ func (s *service) serve(ctx context.Context, cfg serviceConfig, extra []httpapi.
 		DrainDelay:     cfg.ShutdownDelay,
 		Logger:         s.logger,
 	})
-	// Every request has been answered: what they decided is written before
-	// the process ends.
+	// Every request has been answered: what they decided is shadowed and
+	// written before the process ends.
+	if s.shadow != nil {
+		s.shadow.Close()
+	}
 	if s.log != nil {
 		if cerr := s.log.Close(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("close the decision log: %w", cerr))

@@ -59,6 +59,7 @@ type Decider struct {
 	sessions *sessions      // nil when disabled
 	cache    *decisionCache // nil when disabled
 	log      DecisionLog    // nil when off
+	shadow   *Shadow        // nil when off
 	hashers  sync.Pool      // of *tokenHasher, for session keys
 	now      func() time.Time
 }
@@ -78,6 +79,10 @@ type Options struct {
 	Now func() time.Time
 	// Log, when set, receives every decision.
 	Log DecisionLog
+	// Shadow, when set, evaluates every decision the policies made again
+	// with a candidate set, and hands every decision to its own log in
+	// place of Log.
+	Shadow *Shadow
 }
 
 // NewDecider returns a Decider. recorder may be nil.
@@ -85,7 +90,10 @@ func NewDecider(authn Authenticator, policies Evaluator, recorder Recorder, opts
 	if recorder == nil {
 		recorder = nopRecorder{}
 	}
-	d := &Decider{authn: authn, policies: policies, recorder: recorder, now: opts.Now, log: opts.Log}
+	d := &Decider{authn: authn, policies: policies, recorder: recorder, now: opts.Now, log: opts.Log, shadow: opts.Shadow}
+	if d.shadow != nil {
+		d.log = d.shadow
+	}
 	if d.now == nil {
 		d.now = time.Now
 	}
@@ -262,7 +270,11 @@ func (d *Decider) Decide(ctx context.Context, s Session, c Check) (Decision, err
 		if s.Rejected != nil {
 			r.TokenReason = s.Rejected.Reason
 		}
-		d.log.Record(r)
+		if d.shadow != nil && s.Rejected == nil && !c.Explain {
+			d.shadow.evaluate(r, s.subject())
+		} else {
+			d.log.Record(r)
+		}
 	}
 	return dec, nil
 }

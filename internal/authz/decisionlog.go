@@ -19,6 +19,8 @@ type DecisionRecord struct {
 	Check       Check
 	Decision    Decision
 	Elapsed     time.Duration
+	// Shadow is the shadow policy set's answer, when it differs.
+	Shadow *ShadowOutcome
 }
 
 // DecisionLog receives every decision the Decider makes. Record must not

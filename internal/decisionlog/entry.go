@@ -68,6 +68,11 @@ func appendEntry(b []byte, r authz.DecisionRecord) ([]byte, error) {
 	b = appendString(b, r.Decision.Message)
 	b = append(b, `,"duration_us":`...)
 	b = strconv.AppendInt(b, r.Elapsed.Microseconds(), 10)
+	if r.Shadow != nil {
+		if b, err = appendJSON(b, `,"shadow":`, r.Shadow); err != nil {
+			return b, err
+		}
+	}
 	return append(b, "}\n"...), nil
 }
 

@@ -32,6 +32,9 @@ type Metrics struct {
 	evalTimeouts  prometheus.Counter
 	logWritten    prometheus.Counter
 	logDropped    prometheus.Counter
+	shadow        *prometheus.CounterVec
+	divergences   *prometheus.CounterVec
+	shadowSkipped prometheus.Counter
 	reasons       reasonLabels
 }
 
@@ -84,10 +87,22 @@ func New(knownReasons ...string) *Metrics {
 			Name: "verdict_decision_log_dropped_total",
 			Help: "Decisions not written to the decision log: its buffer was full, or the write failed.",
 		}),
+		shadow: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "verdict_shadow_decisions_total",
+			Help: "Decisions the shadow policy set evaluated, by result (same, different answer).",
+		}, []string{"result"}),
+		divergences: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "verdict_shadow_divergences_total",
+			Help: "Decisions the shadow policy set answered differently, by the serving reason and the shadow's.",
+		}, []string{"from_reason", "to_reason"}),
+		shadowSkipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "verdict_shadow_skipped_total",
+			Help: "Decisions the shadow policy set did not evaluate: its queue was full, or it has not compiled yet.",
+		}),
 	}
 	reg.MustRegister(
 		m.decisions, m.duration, m.verifications, m.reloads, m.tokenCache, m.decisionCache, m.evalTimeouts,
-		m.logWritten, m.logDropped,
+		m.logWritten, m.logDropped, m.shadow, m.divergences, m.shadowSkipped,
 		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
 			// How long ready goroutines wait for a CPU, and how long the
 			// collector stops the world: where a latency tail comes from
@@ -145,6 +160,20 @@ func (m *Metrics) ObservePolicyReload(err error) {
 
 // ObserveEvaluationTimeout counts one evaluation stopped at its deadline.
 func (m *Metrics) ObserveEvaluationTimeout() { m.evalTimeouts.Inc() }
+
+// ObserveShadow counts a decision the shadow set evaluated, and a
+// difference by its reasons (bounded as the decisions' reason label is).
+func (m *Metrics) ObserveShadow(same bool, from, to string) {
+	if same {
+		m.shadow.WithLabelValues("same").Inc()
+		return
+	}
+	m.shadow.WithLabelValues("different").Inc()
+	m.divergences.WithLabelValues(m.reasons.label(from), m.reasons.label(to)).Inc()
+}
+
+// ObserveShadowSkipped counts a decision the shadow set did not evaluate.
+func (m *Metrics) ObserveShadowSkipped() { m.shadowSkipped.Inc() }
 
 // ObserveDecisionLogWritten counts a decision written to the decision log.
 func (m *Metrics) ObserveDecisionLogWritten() { m.logWritten.Inc() }
