@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
@@ -92,4 +93,65 @@ func parseDecisionCache(r io.Reader) (cacheLookups, error) {
 		}
 	}
 	return l, nil
+}
+
+// variantCounters are the counters a variant's report names: what its
+// decision log and shadow set did over the whole run.
+var variantCounters = []string{
+	"verdict_decision_log_entries_total", "verdict_decision_log_dropped_total",
+	"verdict_shadow_decisions_total", "verdict_shadow_skipped_total",
+}
+
+// writeVariantCounters prints, for each Verdict variant, the counters of
+// variantCounters it exposes (summed over their labels).
+func writeVariantCounters(ctx context.Context, servers []*server, w io.Writer) error {
+	for _, s := range servers {
+		if !strings.HasPrefix(s.name, "verdict (") {
+			continue
+		}
+		counts, err := scrapeCounters(ctx, s.addr, variantCounters)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		var parts []string
+		for _, name := range variantCounters {
+			if v, ok := counts[name]; ok {
+				parts = append(parts, fmt.Sprintf("%s %.0f", name, v))
+			}
+		}
+		if len(parts) > 0 {
+			fmt.Fprintf(w, "%s: %s\n", s.name, strings.Join(parts, ", "))
+		}
+	}
+	return nil
+}
+
+// scrapeCounters reads the named counters from a server's /metrics, each
+// summed over its labels; a counter the server does not expose is absent.
+func scrapeCounters(ctx context.Context, addr string, names []string) (map[string]float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	if err != nil {
+		return nil, fmt.Errorf("metrics request: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("scrape metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("parse metrics: %w", err)
+	}
+	out := map[string]float64{}
+	for _, name := range names {
+		mf, ok := families[name]
+		if !ok {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			out[name] += m.GetCounter().GetValue()
+		}
+	}
+	return out, nil
 }

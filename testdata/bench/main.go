@@ -29,6 +29,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -63,6 +64,15 @@ type options struct {
 	repeatCorpus bool
 	quick        bool
 	verdictArgs  []string
+	// variants are more Verdict servers, each with flags of its own,
+	// timed beside the others in the same rounds.
+	variants []variant
+}
+
+// variant is a Verdict server with extra flags: name=flags.
+type variant struct {
+	name string
+	args []string
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -80,6 +90,14 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.users, "users", 2000, "users (one session token each) in the corpus")
 	fs.Func("verdict-args", "extra flags for verdict serve, space-separated (e.g. --decision-cache-size=0)", func(v string) error {
 		o.verdictArgs = strings.Fields(v)
+		return nil
+	})
+	fs.Func("verdict-variant", "also time Verdict with these flags, as name=flags (repeatable; %DIR% is the run's directory), e.g. \"log=--decision-log=%DIR%/decisions.jsonl\"", func(v string) error {
+		name, flags, ok := strings.Cut(v, "=")
+		if !ok || name == "" {
+			return fmt.Errorf("%q: want name=flags", v)
+		}
+		o.variants = append(o.variants, variant{name: name, args: strings.Fields(flags)})
 		return nil
 	})
 	fs.BoolVar(&o.opaDefaults, "opa-defaults", false, "also measure OPA with its default configuration (no JWT cache)")
@@ -213,6 +231,15 @@ func startAll(ctx context.Context, opts options, c *corpus, dir string, core int
 	specs := []serverSpec{
 		verdictSpec(opts.verdictBin, jwksPath, opts.policies, opts.verdictArgs),
 		opaSpec("opa (jwt cache)", opts.opaBin, configPath, opts.benchRego, policyData, keyData),
+	}
+	for _, v := range opts.variants {
+		args := make([]string, len(v.args))
+		for i, a := range v.args {
+			args[i] = strings.ReplaceAll(a, "%DIR%", dir)
+		}
+		spec := verdictSpec(opts.verdictBin, jwksPath, opts.policies, append(slices.Clone(opts.verdictArgs), args...))
+		spec.name = "verdict (" + v.name + ")"
+		specs = append(specs[:1], append([]serverSpec{spec}, specs[1:]...)...)
 	}
 	if opts.opaDefaults {
 		specs = append(specs, opaSpec("opa (defaults)", opts.opaBin, "", opts.benchRego, policyData, keyData))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync/atomic"
 )
 
@@ -50,6 +51,9 @@ func measure(ctx context.Context, opts options, c *corpus, servers []*server, st
 			return err
 		}
 		rep.passes = append(rep.passes, p)
+	}
+	if err := writeVariantCounters(ctx, servers, stdout); err != nil {
+		return err
 	}
 	if err := afterMemory(servers, rep.memory); err != nil {
 		return err
@@ -108,8 +112,8 @@ func checkAnswers(ctx context.Context, c *corpus, servers []*server, ps []payloa
 		if res.wrong > 0 {
 			fmt.Fprintf(stdout, "  %s log (last lines): %s\n", s.name, tail(s.logPath))
 		}
-		if s.name == "verdict" {
-			verdictWrong = res.wrong
+		if strings.HasPrefix(s.name, "verdict") {
+			verdictWrong += res.wrong
 		}
 	}
 	if verdictWrong > 0 {
