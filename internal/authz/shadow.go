@@ -2,7 +2,9 @@ package authz
 
 import (
 	"context"
+	"runtime"
 	"sync"
+	"time"
 )
 
 // ShadowOutcome is what a candidate policy set answered for a decision it
@@ -50,12 +52,18 @@ const DefaultShadowBuffer = 1 << 12
 // response's path: each decision is queued after it is answered, and a
 // goroutine of its own evaluates it again, counts whether the answers
 // agree and hands the decision to the decision log, with the shadow's
-// answer when it differs. A full queue skips the shadow evaluation (the
-// decision still reaches the log); the answer is never changed or held up.
-// It implements DecisionLog, so the Decider hands it every decision.
+// answer when it differs. It spends at most MaxShadowShare of a core on
+// evaluating, and yields after each decision, so that on a busy core it
+// takes little from the answers: past its share, or with its queue full,
+// it skips decisions (counted; they still reach the log). The answer is
+// never changed or held up. It implements DecisionLog, so the Decider
+// hands it every decision.
 type Shadow struct {
-	opts     ShadowOptions
-	queue    chan shadowJob
+	opts  ShadowOptions
+	queue chan shadowJob
+	// The time spent evaluating in the current second (the worker's own).
+	window   time.Time
+	spent    time.Duration
 	stop     chan struct{}
 	stopOnce sync.Once
 	finished chan struct{}
@@ -108,17 +116,41 @@ func (s *Shadow) run() {
 		select {
 		case job := <-s.queue:
 			s.shadow(job)
+			// Let the requests waiting for a CPU go first: the shadow is
+			// never what an answer waits for.
+			runtime.Gosched()
 		case <-s.stop:
-			for {
-				select {
-				case job := <-s.queue:
-					s.shadow(job)
-				default:
-					return
-				}
-			}
+			s.drain()
+			return
 		}
 	}
+}
+
+// drain evaluates what is queued, at shutdown.
+func (s *Shadow) drain() {
+	for {
+		select {
+		case job := <-s.queue:
+			s.shadow(job)
+		default:
+			return
+		}
+	}
+}
+
+// MaxShadowShare is the most of a core the shadow spends evaluating, per
+// second: on a saturated core, about what it takes from the answers'
+// throughput and latency. A second's share is some three thousand
+// decisions; past it, the shadow skips until the next second.
+const MaxShadowShare = 0.08
+
+// overBudget reports whether the shadow has spent its share of the
+// current second.
+func (s *Shadow) overBudget(now time.Time) bool {
+	if now.Sub(s.window) >= time.Second {
+		s.window, s.spent = now, 0
+	}
+	return s.spent >= time.Duration(MaxShadowShare*float64(time.Second))
 }
 
 // shadow evaluates one decision with the candidate set.
@@ -126,13 +158,15 @@ func (s *Shadow) shadow(job shadowJob) {
 	r := job.record
 	defer func() { s.log(r) }()
 	policies := s.opts.Policies()
-	if policies == nil {
+	start := time.Now()
+	if policies == nil || s.overBudget(start) {
 		s.opts.Recorder.ObserveShadowSkipped()
 		return
 	}
 	c := r.Check
 	c.Explain = false
 	out, revision, err := policies.Evaluate(context.Background(), Input{Subject: job.subject, Check: c})
+	s.spent += time.Since(start)
 	if err != nil { // served, this would have been a 500: a difference
 		out = Outcome{Reason: ReasonEvaluationError}
 	}

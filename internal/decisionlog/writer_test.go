@@ -201,3 +201,46 @@ func TestReopen(t *testing.T) {
 		t.Errorf("rotated file %d lines, new file %d lines (first %v); want 10 and 5 from d10", len(old), len(cur), cur[0]["decision_id"])
 	}
 }
+
+// TestPrincipalAndResourceAsEncodingJSON: the hand-written encoders write
+// what encoding/json writes for the same values (the shapes
+// /v1/authenticate and the requests use), for every optional field set
+// or not.
+func TestPrincipalAndResourceAsEncodingJSON(t *testing.T) {
+	t.Parallel()
+	full := authz.Principal{
+		Authenticated: true, UserID: "user_1", SessionID: "sess_1", OrgID: "org_1", OrgRole: "org:admin", OrgSlug: "acme",
+		OrgPermissions: []string{"org:a:b", "org:c:d"}, Features: []string{"o:x"}, Plans: []string{"u:free"},
+		FactorVerificationAge: &[2]int{3, -1}, SessionStatus: "active", Actor: map[string]any{"sub": "user_support", "n": json.Number("2")},
+		TokenVersion: 2, ExpiresAt: time.Date(2026, 11, 30, 1, 2, 3, 456000000, time.UTC),
+	}
+	principals := []authz.Principal{full, {Authenticated: true, UserID: "u"}, {Authenticated: true, UserID: "ü \"quoted\"", OrgPermissions: []string{}}}
+	for _, p := range principals {
+		got, err := appendPrincipal(nil, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("principal:\n got %s\nwant %s", got, want)
+		}
+	}
+	for _, r := range []authz.Resource{
+		{}, {Type: "task"}, {ID: "t1", OwnerID: "u"}, {Type: "t", ID: "i", OrgID: "o", OrgSlug: "s", OwnerID: "u", Attributes: map[string]any{"b": []any{true, nil}, "a": "x"}},
+	} {
+		got, err := appendResource(nil, &r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("resource:\n got %s\nwant %s", got, want)
+		}
+	}
+}
