@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -59,8 +60,9 @@ const DefaultShadowBuffer = 1 << 12
 // never changed or held up. It implements DecisionLog, so the Decider
 // hands it every decision.
 type Shadow struct {
-	opts  ShadowOptions
-	queue chan shadowJob
+	opts   ShadowOptions
+	queue  chan shadowJob
+	queued atomic.Int64 // what the waiting decisions hold, in bytes
 	// The time spent evaluating in the current second (the worker's own).
 	window   time.Time
 	spent    time.Duration
@@ -72,7 +74,12 @@ type Shadow struct {
 type shadowJob struct {
 	record  DecisionRecord
 	subject Subject
+	bytes   int64 // record.ApproxBytes
 }
+
+// maxShadowQueuedBytes bounds what the decisions waiting for the shadow
+// hold: a decision keeps its request's resource and context alive.
+const maxShadowQueuedBytes = 32 << 20
 
 // NewShadow starts a Shadow; Close stops it.
 func NewShadow(opts ShadowOptions) *Shadow {
@@ -86,12 +93,17 @@ func NewShadow(opts ShadowOptions) *Shadow {
 
 // evaluate queues a decision the serving policies made for subject.
 func (s *Shadow) evaluate(r DecisionRecord, subject Subject) {
-	select {
-	case s.queue <- shadowJob{r, subject}:
-	default:
-		s.opts.Recorder.ObserveShadowSkipped()
-		s.log(r)
+	size := int64(r.ApproxBytes(maxShadowQueuedBytes))
+	if s.queued.Add(size) <= maxShadowQueuedBytes {
+		select {
+		case s.queue <- shadowJob{r, subject, size}:
+			return
+		default:
+		}
 	}
+	s.queued.Add(-size)
+	s.opts.Recorder.ObserveShadowSkipped()
+	s.log(r)
 }
 
 // Record implements DecisionLog for decisions the policies did not make
@@ -155,6 +167,7 @@ func (s *Shadow) overBudget(now time.Time) bool {
 
 // shadow evaluates one decision with the candidate set.
 func (s *Shadow) shadow(job shadowJob) {
+	defer s.queued.Add(-job.bytes)
 	r := job.record
 	defer func() { s.log(r) }()
 	policies := s.opts.Policies()

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/verdict-pdp/verdict/internal/authz"
 	"github.com/verdict-pdp/verdict/internal/jsonpointer"
@@ -25,6 +26,11 @@ const Stdout = "-"
 // DefaultBuffer is how many decisions may wait to be written: at ten
 // thousand decisions a second, a second of a slow disk.
 const DefaultBuffer = 1 << 14
+
+// maxQueuedBytes bounds what the decisions waiting to be written hold
+// (authz.DecisionRecord.ApproxBytes): a decision keeps its request's
+// resource and context alive, and a caller may send large ones.
+const maxQueuedBytes = 64 << 20
 
 // Options configure a Writer.
 type Options struct {
@@ -48,7 +54,8 @@ type Options struct {
 type Writer struct {
 	path     string
 	opts     Options
-	queue    chan authz.DecisionRecord
+	queue    chan queued
+	queued   atomic.Int64 // what the waiting decisions hold, in bytes
 	reopen   chan chan error
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -72,7 +79,7 @@ func Open(path string, opts Options) (*Writer, error) {
 	}
 	w := &Writer{
 		path: path, opts: opts,
-		queue:    make(chan authz.DecisionRecord, opts.Buffer),
+		queue:    make(chan queued, opts.Buffer),
 		reopen:   make(chan chan error),
 		stop:     make(chan struct{}),
 		finished: make(chan struct{}),
@@ -85,14 +92,26 @@ func Open(path string, opts Options) (*Writer, error) {
 	return w, nil
 }
 
-// Record queues r, or drops it when the buffer is full.
+// queued is a decision waiting to be written, and what it holds.
+type queued struct {
+	record authz.DecisionRecord
+	bytes  int64
+}
+
+// Record queues r, or drops it when the buffer is full, by count or by
+// bytes.
 func (w *Writer) Record(r authz.DecisionRecord) {
-	select {
-	case w.queue <- r:
-	default:
-		if w.opts.OnDropped != nil {
-			w.opts.OnDropped()
+	size := int64(r.ApproxBytes(maxQueuedBytes))
+	if w.queued.Add(size) <= maxQueuedBytes {
+		select {
+		case w.queue <- queued{r, size}:
+			return
+		default:
 		}
+	}
+	w.queued.Add(-size)
+	if w.opts.OnDropped != nil {
+		w.opts.OnDropped()
 	}
 }
 
@@ -165,8 +184,8 @@ func (w *Writer) run(out *output) {
 	var line []byte
 	for {
 		select {
-		case r := <-w.queue:
-			line = w.write(out, line[:0], r)
+		case q := <-w.queue:
+			line = w.write(out, line[:0], q)
 			if len(w.queue) == 0 {
 				w.flush(out)
 			}
@@ -193,8 +212,8 @@ func (w *Writer) run(out *output) {
 func (w *Writer) drain(out *output, line []byte) {
 	for {
 		select {
-		case r := <-w.queue:
-			line = w.write(out, line[:0], r)
+		case q := <-w.queue:
+			line = w.write(out, line[:0], q)
 		default:
 			w.flush(out)
 			return
@@ -202,7 +221,9 @@ func (w *Writer) drain(out *output, line []byte) {
 	}
 }
 
-func (w *Writer) write(out *output, line []byte, r authz.DecisionRecord) []byte {
+func (w *Writer) write(out *output, line []byte, q queued) []byte {
+	defer w.queued.Add(-q.bytes)
+	r := q.record
 	line, err := appendEntry(line, r)
 	if err == nil && w.opts.Mask != nil {
 		if pointers := w.opts.Mask(); len(pointers) > 0 {

@@ -244,3 +244,33 @@ func TestPrincipalAndResourceAsEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestWriterBoundsWhatWaits: with the output stuck, decisions with large
+// resources are dropped once those waiting hold the byte budget, not the
+// count: memory stays bounded whatever callers send.
+func TestWriterBoundsWhatWaits(t *testing.T) {
+	t.Parallel()
+	out := blockingWriter{release: make(chan struct{})}
+	var written, dropped atomic.Int64
+	w, err := Open(Stdout, Options{Stdout: out, OnWritten: func() { written.Add(1) }, OnDropped: func() { dropped.Add(1) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("x", 1<<20)
+	const n = 200 // 200 MiB of attributes, against a 64 MiB budget
+	for i := range n {
+		r := record(i)
+		r.Check.Resource.Attributes = map[string]any{"blob": big}
+		w.Record(r)
+	}
+	if kept := n - dropped.Load(); kept > maxQueuedBytes>>20+2 {
+		t.Errorf("%d decisions of 1 MiB kept waiting, want at most about %d", kept, maxQueuedBytes>>20)
+	}
+	close(out.release)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if written.Load()+dropped.Load() != n {
+		t.Errorf("written %d + dropped %d != %d", written.Load(), dropped.Load(), n)
+	}
+}
