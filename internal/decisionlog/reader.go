@@ -130,8 +130,8 @@ func parseEntry(b []byte) (Entry, error) {
 	if err := d.Decode(&l); err != nil {
 		return Entry{}, fmt.Errorf("not a decision log line: %w", err)
 	}
-	if d.More() {
-		return Entry{}, errors.New("not a decision log line: more than one JSON value")
+	if rest := bytes.TrimSpace(b[d.InputOffset():]); len(rest) > 0 {
+		return Entry{}, errors.New("not a decision log line: more after the JSON object")
 	}
 	switch {
 	case l.DecisionID == "":

@@ -144,6 +144,10 @@ type output struct {
 	w       io.Writer
 	file    *os.File // nil for stdout
 	pending []byte
+	lines   int // in pending
+	// torn is set when a write failed: a part of a line may have been
+	// written, so the next write starts with a newline to end it.
+	torn bool
 }
 
 // batchBytes is how much output waits before it is written.
@@ -160,18 +164,34 @@ func (w *Writer) open() (*output, error) {
 	return &output{w: f, file: f}, nil
 }
 
-// flush writes the pending lines in one call.
-func (o *output) flush() error {
+// flush writes the pending lines in one call, and counts them written,
+// or dropped when the write failed.
+func (w *Writer) flushOutput(o *output) error {
 	if len(o.pending) == 0 {
 		return nil
 	}
-	_, err := o.w.Write(o.pending)
-	o.pending = o.pending[:0]
+	batch := o.pending
+	if o.torn {
+		batch = append([]byte{'\n'}, batch...)
+	}
+	_, err := o.w.Write(batch)
+	o.torn = err != nil
+	count := w.opts.OnWritten
+	if err != nil {
+		count = w.opts.OnDropped
+	}
+	if count != nil {
+		for range o.lines {
+			count()
+		}
+	}
+	o.pending, o.lines = o.pending[:0], 0
 	return err
 }
 
-func (o *output) close() error {
-	err := o.flush()
+// closeOutput writes what is pending and closes the file.
+func (w *Writer) closeOutput(o *output) error {
+	err := w.flushOutput(o)
 	if o.file != nil {
 		err = errors.Join(err, o.file.Close())
 	}
@@ -191,17 +211,21 @@ func (w *Writer) run(out *output) {
 			}
 		case done := <-w.reopen:
 			w.drain(out, line)
-			err := out.close()
-			if w.path != Stdout {
-				var reopened *output
-				if reopened, err = w.open(); err == nil {
-					out = reopened
-				}
+			if w.path == Stdout {
+				done <- nil
+				continue
+			}
+			// The new file first: should it fail to open, the log goes on
+			// into the old one rather than nowhere.
+			reopened, err := w.open()
+			if err == nil {
+				err = w.closeOutput(out)
+				out = reopened
 			}
 			done <- err
 		case <-w.stop:
 			w.drain(out, line)
-			w.closeErr = out.close()
+			w.closeErr = w.closeOutput(out)
 			close(w.finished)
 			return
 		}
@@ -233,12 +257,6 @@ func (w *Writer) write(out *output, line []byte, q queued) []byte {
 			}
 		}
 	}
-	if err == nil {
-		out.pending = append(out.pending, line...)
-		if len(out.pending) >= batchBytes {
-			err = out.flush()
-		}
-	}
 	if err != nil {
 		w.opts.Logger.Error("decision log: entry not written", "decision_id", r.Decision.DecisionID, "error", err)
 		if w.opts.OnDropped != nil {
@@ -246,14 +264,16 @@ func (w *Writer) write(out *output, line []byte, q queued) []byte {
 		}
 		return line
 	}
-	if w.opts.OnWritten != nil {
-		w.opts.OnWritten()
+	out.pending = append(out.pending, line...)
+	out.lines++
+	if len(out.pending) >= batchBytes {
+		w.flush(out)
 	}
 	return line
 }
 
 func (w *Writer) flush(out *output) {
-	if err := out.flush(); err != nil {
+	if err := w.flushOutput(out); err != nil {
 		w.opts.Logger.Error("decision log: write failed", "error", err)
 	}
 }
