@@ -156,8 +156,14 @@ func (s *service) serve(ctx context.Context, cfg serviceConfig, extra []httpapi.
 	if profiler != nil {
 		wg.Go(func() { profiler.run(ctx) })
 	}
+	// SIGHUP reopens the log from now until the log is closed, shutdown
+	// included (SIGHUP's default would end the process mid-drain).
+	logClosed := make(chan struct{})
 	if s.log != nil {
-		wg.Go(func() { s.reopenLogOnHangup(ctx) })
+		hangups := make(chan os.Signal, 1)
+		signal.Notify(hangups, syscall.SIGHUP)
+		defer signal.Stop(hangups)
+		wg.Go(func() { s.reopenLogOnHangup(hangups, logClosed) })
 	}
 	if s.shadowPolicies != nil {
 		wg.Go(func() { s.shadowPolicies.run(ctx, policyPollInterval) })
@@ -182,18 +188,17 @@ func (s *service) serve(ctx context.Context, cfg serviceConfig, extra []httpapi.
 			err = errors.Join(err, fmt.Errorf("close the decision log: %w", cerr))
 		}
 	}
+	close(logClosed)
 	return err
 }
 
-// reopenLogOnHangup reopens the decision log on every SIGHUP until ctx
-// ends, as logrotate expects of a daemon after it moves the file away.
-func (s *service) reopenLogOnHangup(ctx context.Context) {
-	hangups := make(chan os.Signal, 1)
-	signal.Notify(hangups, syscall.SIGHUP)
-	defer signal.Stop(hangups)
+// reopenLogOnHangup reopens the decision log on every SIGHUP until the log
+// is closed, as logrotate expects of a daemon after it moves the file
+// away.
+func (s *service) reopenLogOnHangup(hangups <-chan os.Signal, logClosed <-chan struct{}) {
 	for {
 		select {
-		case <-ctx.Done():
+		case <-logClosed:
 			return
 		case <-hangups:
 			if err := s.log.Reopen(); err != nil {

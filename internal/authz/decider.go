@@ -257,26 +257,42 @@ func verificationResult(r Reason) string {
 // Decide answers one check for a session. Any failure inside evaluation is
 // returned as an error and never as an allow.
 func (d *Decider) Decide(ctx context.Context, s Session, c Check) (Decision, error) {
+	dec, r, err := d.decideOne(ctx, s, c)
+	if err != nil {
+		return Decision{}, err
+	}
+	d.logDecision(s, r)
+	return dec, nil
+}
+
+// decideOne answers one check, and returns what the decision log keeps of
+// it; the caller logs it once the answer is given.
+func (d *Decider) decideOne(ctx context.Context, s Session, c Check) (Decision, DecisionRecord, error) {
 	start := d.now()
 	dec, err := d.decide(ctx, s, c)
 	if err != nil {
-		return Decision{}, err
+		return Decision{}, DecisionRecord{}, err
 	}
 	dec.DecisionID = newDecisionID()
 	elapsed := d.now().Sub(start)
 	d.recorder.ObserveDecision(dec.Allow, string(dec.Reason), elapsed)
-	if d.log != nil {
-		r := DecisionRecord{Time: start, Origin: OriginOf(ctx), Principal: s.Principal, Check: c, Decision: dec, Elapsed: elapsed}
-		if s.Rejected != nil {
-			r.TokenReason = s.Rejected.Reason
-		}
-		if d.shadow != nil && s.Rejected == nil && !c.Explain {
-			d.shadow.evaluate(r, s.subject())
-		} else {
-			d.log.Record(r)
-		}
+	r := DecisionRecord{Time: start, Origin: OriginOf(ctx), Principal: s.Principal, Check: c, Decision: dec, Elapsed: elapsed}
+	if s.Rejected != nil {
+		r.TokenReason = s.Rejected.Reason
 	}
-	return dec, nil
+	return dec, r, nil
+}
+
+// logDecision hands a decision to the shadow (which logs it after) or to
+// the decision log, when either is on.
+func (d *Decider) logDecision(s Session, r DecisionRecord) {
+	switch {
+	case d.log == nil:
+	case d.shadow != nil && s.Rejected == nil && !r.Check.Explain:
+		d.shadow.evaluate(r, s.subject())
+	default:
+		d.log.Record(r)
+	}
 }
 
 func (d *Decider) decide(ctx context.Context, s Session, c Check) (Decision, error) {
@@ -366,10 +382,16 @@ func (d *Decider) CheckBatch(ctx context.Context, token string, checks []Check) 
 		return nil, err
 	}
 	out := make([]Decision, len(checks))
+	records := make([]DecisionRecord, len(checks))
 	for i, c := range checks {
-		if out[i], err = d.Decide(ctx, s, c); err != nil {
+		if out[i], records[i], err = d.decideOne(ctx, s, c); err != nil {
 			return nil, fmt.Errorf("check %d: %w", i, err)
 		}
+	}
+	// Logged once the whole batch is answered: a batch that fails answers
+	// nothing, and the log holds only decisions a caller got.
+	for _, r := range records {
+		d.logDecision(s, r)
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package authz_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -85,5 +86,33 @@ func TestShadowNeverHoldsADecision(t *testing.T) {
 	}
 	if int64(shadowed) != counts.different.Load() || shadowed+int(counts.skipped.Load()) != n {
 		t.Errorf("%d records carry a shadow answer, %d differences, %d skipped, of %d", shadowed, counts.different.Load(), counts.skipped.Load(), n)
+	}
+}
+
+// TestFailedBatchLogsNothing: a batch that fails answers nothing, so its
+// decisions made before the failure are not logged either; a batch that
+// succeeds logs every item.
+func TestFailedBatchLogsNothing(t *testing.T) {
+	t.Parallel()
+	log := &collectedLog{}
+	policies := fakePolicies(func(in authz.Input) (authz.Outcome, error) {
+		if in.Check.Action == "boom" {
+			return authz.Outcome{}, errors.New("evaluation failed")
+		}
+		return allowAll(in)
+	})
+	d := authz.NewDecider(authnReturning(member, nil), policies, nil, authz.Options{Log: log})
+	ctx := context.Background()
+	if _, err := d.CheckBatch(ctx, "t", []authz.Check{{Action: "a"}, {Action: "b"}, {Action: "boom"}}); err == nil {
+		t.Fatal("a failing batch succeeded")
+	}
+	if len(log.records) != 0 {
+		t.Errorf("a failed batch logged %d decisions", len(log.records))
+	}
+	if _, err := d.CheckBatch(ctx, "t", []authz.Check{{Action: "a"}, {Action: "b"}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(log.records) != 2 {
+		t.Errorf("a batch of 2 logged %d decisions", len(log.records))
 	}
 }
