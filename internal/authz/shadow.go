@@ -63,6 +63,10 @@ type Shadow struct {
 	opts   ShadowOptions
 	queue  chan shadowJob
 	queued atomic.Int64 // what the waiting decisions hold, in bytes
+	// pausedUntil (Unix nanoseconds) is when the shadow's share of the
+	// current second is spent until: decisions before it are skipped on
+	// the request's side, without a queue or a wake-up.
+	pausedUntil atomic.Int64
 	// The time spent evaluating in the current second (the worker's own).
 	window   time.Time
 	spent    time.Duration
@@ -93,6 +97,11 @@ func NewShadow(opts ShadowOptions) *Shadow {
 
 // evaluate queues a decision the serving policies made for subject.
 func (s *Shadow) evaluate(r DecisionRecord, subject Subject) {
+	if r.Time.UnixNano() < s.pausedUntil.Load() {
+		s.opts.Recorder.ObserveShadowSkipped()
+		s.log(r)
+		return
+	}
 	size := int64(r.ApproxBytes(maxShadowQueuedBytes))
 	if s.queued.Add(size) <= maxShadowQueuedBytes {
 		select {
@@ -127,10 +136,11 @@ func (s *Shadow) run() {
 	for {
 		select {
 		case job := <-s.queue:
-			s.shadow(job)
-			// Let the requests waiting for a CPU go first: the shadow is
-			// never what an answer waits for.
-			runtime.Gosched()
+			if s.shadow(job) {
+				// Let the requests waiting for a CPU go first: the shadow
+				// is never what an answer waits for.
+				runtime.Gosched()
+			}
 		case <-s.stop:
 			s.drain()
 			return
@@ -162,11 +172,16 @@ func (s *Shadow) overBudget(now time.Time) bool {
 	if now.Sub(s.window) >= time.Second {
 		s.window, s.spent = now, 0
 	}
-	return s.spent >= time.Duration(MaxShadowShare*float64(time.Second))
+	if s.spent >= time.Duration(MaxShadowShare*float64(time.Second)) {
+		s.pausedUntil.Store(s.window.Add(time.Second).UnixNano())
+		return true
+	}
+	return false
 }
 
-// shadow evaluates one decision with the candidate set.
-func (s *Shadow) shadow(job shadowJob) {
+// shadow evaluates one decision with the candidate set, and reports
+// whether it did (rather than skip it).
+func (s *Shadow) shadow(job shadowJob) bool {
 	defer s.queued.Add(-job.bytes)
 	r := job.record
 	defer func() { s.log(r) }()
@@ -174,7 +189,7 @@ func (s *Shadow) shadow(job shadowJob) {
 	start := time.Now()
 	if policies == nil || s.overBudget(start) {
 		s.opts.Recorder.ObserveShadowSkipped()
-		return
+		return false
 	}
 	c := r.Check
 	c.Explain = false
@@ -188,4 +203,5 @@ func (s *Shadow) shadow(job shadowJob) {
 	if !same {
 		r.Shadow = &ShadowOutcome{Allow: out.Allow, Reason: out.Reason, PolicyRevision: revision}
 	}
+	return true
 }
