@@ -266,7 +266,7 @@ func (d *Decider) Decide(ctx context.Context, s Session, c Check) (Decision, err
 }
 
 // decideOne answers one check, and returns what the decision log keeps of
-// it; the caller logs it once the answer is given.
+// it (when a log is on); the caller logs it once the answer is given.
 func (d *Decider) decideOne(ctx context.Context, s Session, c Check) (Decision, DecisionRecord, error) {
 	start := d.now()
 	dec, err := d.decide(ctx, s, c)
@@ -276,6 +276,9 @@ func (d *Decider) decideOne(ctx context.Context, s Session, c Check) (Decision, 
 	dec.DecisionID = newDecisionID()
 	elapsed := d.now().Sub(start)
 	d.recorder.ObserveDecision(dec.Allow, string(dec.Reason), elapsed)
+	if d.log == nil {
+		return dec, DecisionRecord{}, nil
+	}
 	r := DecisionRecord{Time: start, Origin: OriginOf(ctx), Principal: s.Principal, Check: c, Decision: dec, Elapsed: elapsed}
 	if s.Rejected != nil {
 		r.TokenReason = s.Rejected.Reason

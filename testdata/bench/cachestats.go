@@ -48,21 +48,32 @@ func (l cacheLookups) String() string {
 // scrapeDecisionCache reads the decision-cache counters from Verdict's
 // /metrics at addr.
 func scrapeDecisionCache(ctx context.Context, addr string) (cacheLookups, error) {
+	body, err := getMetrics(ctx, addr)
+	if err != nil {
+		return cacheLookups{}, err
+	}
+	defer body.Close()
+	return parseDecisionCache(body)
+}
+
+// getMetrics fetches a server's /metrics in the text format; the caller
+// closes the body.
+func getMetrics(ctx context.Context, addr string) (io.ReadCloser, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
 	if err != nil {
-		return cacheLookups{}, fmt.Errorf("metrics request: %w", err)
+		return nil, fmt.Errorf("metrics request: %w", err)
 	}
 	req.Header.Set("Accept", "text/plain")
 	client := &http.Client{Timeout: 10 * time.Second}
 	resp, err := client.Do(req)
 	if err != nil {
-		return cacheLookups{}, fmt.Errorf("scrape metrics: %w", err)
+		return nil, fmt.Errorf("scrape metrics: %w", err)
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return cacheLookups{}, fmt.Errorf("scrape metrics: HTTP %d", resp.StatusCode)
+		resp.Body.Close()
+		return nil, fmt.Errorf("scrape metrics: HTTP %d", resp.StatusCode)
 	}
-	return parseDecisionCache(resp.Body)
+	return resp.Body, nil
 }
 
 // parseDecisionCache reads the decision-cache counters from the text
@@ -129,17 +140,13 @@ func writeVariantCounters(ctx context.Context, servers []*server, w io.Writer) e
 // scrapeCounters reads the named counters from a server's /metrics, each
 // summed over its labels; a counter the server does not expose is absent.
 func scrapeCounters(ctx context.Context, addr string, names []string) (map[string]float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	body, err := getMetrics(ctx, addr)
 	if err != nil {
-		return nil, fmt.Errorf("metrics request: %w", err)
+		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("scrape metrics: %w", err)
-	}
-	defer resp.Body.Close()
+	defer body.Close()
 	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
+	families, err := parser.TextToMetricFamilies(body)
 	if err != nil {
 		return nil, fmt.Errorf("parse metrics: %w", err)
 	}
