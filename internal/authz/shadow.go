@@ -53,26 +53,24 @@ const DefaultShadowBuffer = 1 << 12
 // response's path: each decision is queued after it is answered, and a
 // goroutine of its own evaluates it again, counts whether the answers
 // agree and hands the decision to the decision log, with the shadow's
-// answer when it differs. It spends at most MaxShadowShare of a core on
-// evaluating, and yields after each decision, so that on a busy core it
-// takes little from the answers: past its share, or with its queue full,
-// it skips decisions (counted; they still reach the log). The answer is
-// never changed or held up. It implements DecisionLog, so the Decider
-// hands it every decision.
+// answer when it differs. What it spends evaluating is paid from a
+// cpuBudget: on a core with room to spare it evaluates every decision, on
+// a saturated one it samples, so that it takes little from the answers.
+// Past its budget, or with its queue full, it skips decisions (counted;
+// they still reach the log). The answer is never changed or held up. It
+// implements DecisionLog, so the Decider hands it every decision.
 type Shadow struct {
 	opts   ShadowOptions
 	queue  chan shadowJob
 	queued atomic.Int64 // what the waiting decisions hold, in bytes
-	// pausedUntil (Unix nanoseconds) is when the shadow's share of the
-	// current second is spent until: decisions before it are skipped on
-	// the request's side, without a queue or a wake-up.
+	// pausedUntil (Unix nanoseconds) is when the budget is back in
+	// credit: decisions before it are skipped on the request's side,
+	// without a queue or a wake-up.
 	pausedUntil atomic.Int64
-	// The time spent evaluating in the current second (the worker's own).
-	window   time.Time
-	spent    time.Duration
-	stop     chan struct{}
-	stopOnce sync.Once
-	finished chan struct{}
+	budget      *cpuBudget // the worker's own
+	stop        chan struct{}
+	stopOnce    sync.Once
+	finished    chan struct{}
 }
 
 type shadowJob struct {
@@ -90,7 +88,10 @@ func NewShadow(opts ShadowOptions) *Shadow {
 	if opts.Buffer <= 0 {
 		opts.Buffer = DefaultShadowBuffer
 	}
-	s := &Shadow{opts: opts, queue: make(chan shadowJob, opts.Buffer), stop: make(chan struct{}), finished: make(chan struct{})}
+	s := &Shadow{
+		opts: opts, queue: make(chan shadowJob, opts.Buffer), budget: newCPUBudget(time.Now()),
+		stop: make(chan struct{}), finished: make(chan struct{}),
+	}
 	go s.run()
 	return s
 }
@@ -125,7 +126,8 @@ func (s *Shadow) log(r DecisionRecord) {
 	}
 }
 
-// Close evaluates every decision queued, hands them to the log, and stops.
+// Close shadows every decision queued (as its budget allows), hands them
+// to the log, and stops.
 func (s *Shadow) Close() {
 	s.stopOnce.Do(func() { close(s.stop) })
 	<-s.finished
@@ -160,25 +162,6 @@ func (s *Shadow) drain() {
 	}
 }
 
-// MaxShadowShare is the most of a core the shadow spends evaluating, per
-// second: on a saturated core, about what it takes from the answers'
-// throughput and latency. A second's share is some three thousand
-// decisions; past it, the shadow skips until the next second.
-const MaxShadowShare = 0.08
-
-// overBudget reports whether the shadow has spent its share of the
-// current second.
-func (s *Shadow) overBudget(now time.Time) bool {
-	if now.Sub(s.window) >= time.Second {
-		s.window, s.spent = now, 0
-	}
-	if s.spent >= time.Duration(MaxShadowShare*float64(time.Second)) {
-		s.pausedUntil.Store(s.window.Add(time.Second).UnixNano())
-		return true
-	}
-	return false
-}
-
 // shadow evaluates one decision with the candidate set, and reports
 // whether it did (rather than skip it).
 func (s *Shadow) shadow(job shadowJob) bool {
@@ -187,14 +170,19 @@ func (s *Shadow) shadow(job shadowJob) bool {
 	defer func() { s.log(r) }()
 	policies := s.opts.Policies()
 	start := time.Now()
-	if policies == nil || s.overBudget(start) {
+	if policies == nil {
+		s.opts.Recorder.ObserveShadowSkipped()
+		return false
+	}
+	if resume, ok := s.budget.take(start); !ok {
+		s.pausedUntil.Store(resume.UnixNano())
 		s.opts.Recorder.ObserveShadowSkipped()
 		return false
 	}
 	c := r.Check
 	c.Explain = false
 	out, revision, err := policies.Evaluate(context.Background(), Input{Subject: job.subject, Check: c})
-	s.spent += time.Since(start)
+	s.budget.spend(time.Since(start))
 	if err != nil { // served, this would have been a 500: a difference
 		out = Outcome{Reason: ReasonEvaluationError}
 	}
