@@ -138,11 +138,11 @@ func (s *Shadow) run() {
 	for {
 		select {
 		case job := <-s.queue:
-			if s.shadow(job) {
-				// Let the requests waiting for a CPU go first: the shadow
-				// is never what an answer waits for.
-				runtime.Gosched()
-			}
+			// A goroutine woken by a channel send runs next, ahead of the
+			// requests waiting for a CPU: yield first, so that the shadow
+			// takes its turn behind them and no answer waits for it.
+			runtime.Gosched()
+			s.shadow(job)
 		case <-s.stop:
 			s.drain()
 			return
@@ -162,9 +162,8 @@ func (s *Shadow) drain() {
 	}
 }
 
-// shadow evaluates one decision with the candidate set, and reports
-// whether it did (rather than skip it).
-func (s *Shadow) shadow(job shadowJob) bool {
+// shadow evaluates one decision with the candidate set, or skips it.
+func (s *Shadow) shadow(job shadowJob) {
 	defer s.queued.Add(-job.bytes)
 	r := job.record
 	defer func() { s.log(r) }()
@@ -172,12 +171,12 @@ func (s *Shadow) shadow(job shadowJob) bool {
 	start := time.Now()
 	if policies == nil {
 		s.opts.Recorder.ObserveShadowSkipped()
-		return false
+		return
 	}
 	if resume, ok := s.budget.take(start); !ok {
 		s.pausedUntil.Store(resume.UnixNano())
 		s.opts.Recorder.ObserveShadowSkipped()
-		return false
+		return
 	}
 	c := r.Check
 	c.Explain = false
@@ -191,5 +190,4 @@ func (s *Shadow) shadow(job shadowJob) bool {
 	if !same {
 		r.Shadow = &ShadowOutcome{Allow: out.Allow, Reason: out.Reason, PolicyRevision: revision}
 	}
-	return true
 }
