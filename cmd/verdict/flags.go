@@ -65,6 +65,9 @@ type keyConfig struct {
 	JWTKeyPEM      string // CLERK_JWT_KEY: the PEM text itself
 	ClerkSecretKey string
 	ClerkAPIURL    string
+	// AllowInsecureJWKSURL lets --jwks-url be plain http to a host other
+	// than loopback.
+	AllowInsecureJWKSURL bool
 }
 
 // verifyConfig holds the token rules beyond the signature.
@@ -80,10 +83,87 @@ type verifyConfig struct {
 }
 
 // flagSet returns a FlagSet whose errors are returned, not printed-and-exited.
+// Its usage (-h, --help) lists every flag with the environment variable
+// that stands in for it.
 func flagSet(name string, output io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("verdict "+name, flag.ContinueOnError)
 	fs.SetOutput(output)
+	fs.Usage = func() { printFlags(fs) }
 	return fs
+}
+
+// printFlags writes the usage of a command whose flags parseFlags reads.
+func printFlags(fs *flag.FlagSet) {
+	w := fs.Output()
+	fmt.Fprintf(w, "usage: %s [flags]\n\nEvery flag may be given as the environment variable shown beside it;\na flag on the command line wins.\n\n", fs.Name())
+	fs.VisitAll(func(f *flag.Flag) {
+		plain := *f
+		if d, ok := f.Value.(describedValue); ok {
+			plain.Value = d.Value // for its type's name
+		}
+		typ, usage := flag.UnquoteUsage(&plain)
+		if typ != "" {
+			typ = " " + typ
+		}
+		fmt.Fprintf(w, "  --%s%s  (%s)\n        %s", f.Name, typ, envName(f.Name), usage)
+		switch f.DefValue {
+		case "", "false", "0", "0s":
+		default:
+			fmt.Fprintf(w, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
+}
+
+// expectedValue says what a flag of value v takes, for the error on a bad
+// value; "" where any value is taken or the flag explains its own errors.
+func expectedValue(v flag.Value) string {
+	g, ok := v.(flag.Getter)
+	if !ok {
+		return ""
+	}
+	switch g.Get().(type) {
+	case time.Duration:
+		return "a duration with its unit, such as 5s, 250ms or 1m30s"
+	case bool:
+		return "true or false"
+	case int, int64, uint, uint64:
+		return "a whole number"
+	case float64:
+		return "a number"
+	case *slog.Level: // a TextVar's value
+		return "debug, info, warn or error"
+	}
+	return ""
+}
+
+// describedValue is a flag value whose parse error says what is expected
+// (the flag package adds the flag's name and the value given).
+type describedValue struct {
+	flag.Value
+	expected string
+}
+
+func (v describedValue) Set(s string) error {
+	if err := v.Value.Set(s); err != nil {
+		return fmt.Errorf("want %s", v.expected)
+	}
+	return nil
+}
+
+// IsBoolFlag keeps --flag meaning --flag=true for a boolean flag.
+func (v describedValue) IsBoolFlag() bool {
+	b, ok := v.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+// describeValues makes every flag's parse error say what it expects.
+func describeValues(fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		if want := expectedValue(f.Value); want != "" {
+			f.Value = describedValue{Value: f.Value, expected: want}
+		}
+	})
 }
 
 func addServerFlags(fs *flag.FlagSet, c *serviceConfig) {
@@ -106,8 +186,9 @@ func addKeyFlags(fs *flag.FlagSet, c *serviceConfig) {
 	fs.StringVar(&c.Keys.JWTKeyFile, "jwt-key-file", "", "PEM public key file (Clerk's JWT public key); CLERK_JWT_KEY may hold the PEM text instead")
 	fs.StringVar(&c.Keys.ClerkSecretKey, "clerk-secret-key", "", "Clerk secret key: fetch the JWKS from the Backend API (also CLERK_SECRET_KEY)")
 	fs.StringVar(&c.Keys.ClerkAPIURL, "clerk-api-url", defaultClerkAPIURL, "Backend API base for --clerk-secret-key")
+	fs.BoolVar(&c.Keys.AllowInsecureJWKSURL, "allow-insecure-jwks-url", false, "accept a plain http:// --jwks-url to a host other than loopback (keys fetched in the clear can be replaced on the way, and tokens forged with them)")
 	fs.StringVar(&c.Verify.Issuer, "issuer", "", "required iss value; empty means not checked")
-	fs.Func("authorized-parties", "comma-separated allowed azp origins; empty means not checked", func(v string) error {
+	fs.Func("authorized-parties", "comma-separated allowed azp `origins`; empty means not checked", func(v string) error {
 		c.Verify.AuthorizedParties = splitList(v)
 		return nil
 	})
@@ -118,20 +199,31 @@ func addKeyFlags(fs *flag.FlagSet, c *serviceConfig) {
 
 // parseFlags parses args with each flag's VERDICT_<FLAG> environment variable
 // as its default, so an explicit flag wins over the environment.
+// -h or --help prints the usage and returns flag.ErrHelp (exit status 0).
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	describeValues(fs)
 	var errs []error
 	fs.VisitAll(func(f *flag.Flag) {
 		name := envName(f.Name)
 		if v := getenv(name); v != "" {
 			if err := fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Errorf("environment variable %s: %w", name, err))
+				errs = append(errs, fmt.Errorf("invalid value %q in environment variable %s (--%s): %w", v, name, f.Name, err))
 			}
 		}
 	})
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	if err := fs.Parse(args); err != nil {
+	// The error is returned, and printed once by main; the usage only
+	// when asked for.
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage()
+	}
+	if err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

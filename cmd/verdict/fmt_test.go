@@ -162,7 +162,7 @@ func TestRunFmt(t *testing.T) {
 	}{
 		{[]string{"verdict", "help"}, 0, "\n  fmt       format Rego files as OPA's formatter does (-w write, -l list, --fail)\n"},
 		{[]string{"verdict", "fmt", "-l", "--fail", "../../internal/policy/builtin"}, 0, ""},
-		{[]string{"verdict", "fmt", "-h"}, 2, "usage: verdict fmt [-w] [-l] [--fail] [PATH...]"},
+		{[]string{"verdict", "fmt", "-h"}, 0, "usage: verdict fmt [-w] [-l] [--fail] [PATH...]"},
 		{[]string{"verdict", "fmt", "-x", "."}, 2, "flag provided but not defined: -x"},
 	} {
 		var out bytes.Buffer

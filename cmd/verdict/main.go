@@ -13,6 +13,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 )
@@ -30,7 +31,7 @@ func main() {
 // a `fmt --fail` that found unformatted Rego or a `replay` whose decisions
 // changed, 2 anything else (usage, configuration, start-up).
 func exitCode(err error) int {
-	if err == nil {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
 	if alreadyReported(err) || errors.Is(err, errFormatDiffers) {
@@ -40,9 +41,10 @@ func exitCode(err error) int {
 }
 
 // alreadyReported: the command printed its answer (the decision, the test
-// results, the problems) and the error only sets the exit status.
+// results, the problems, the usage asked for) and the error only sets the
+// exit status.
 func alreadyReported(err error) bool {
-	return errors.Is(err, errDenied) || errors.Is(err, errTestsFailed) || errors.Is(err, errInvalidPolicies) ||
+	return errors.Is(err, flag.ErrHelp) || errors.Is(err, errDenied) || errors.Is(err, errTestsFailed) || errors.Is(err, errInvalidPolicies) ||
 		errors.Is(err, errDecisionsChanged)
 }
 

@@ -45,7 +45,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 
 	stdout = &syncWriter{w: stdout} // the log and a decision log to "-" share it
-	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	logger := newJSONLogger(stdout, cfg.LogLevel)
 	followCgroupMemoryLimit(getenv, logger)
 	keys, background, err := loadKeys(cfg.Keys, logger)
 	if err != nil {
@@ -90,7 +90,7 @@ func loadKeys(c keyConfig, logger *slog.Logger) (authn.KeySet, func(context.Cont
 		}
 		return keys, nil, nil
 	case c.JWKSURL != "":
-		if err := checkURL(c.JWKSURL); err != nil {
+		if err := checkJWKSURL(c.JWKSURL, c.AllowInsecureJWKSURL); err != nil {
 			return nil, nil, fmt.Errorf("--jwks-url: %w", err)
 		}
 		r := authn.NewRemoteJWKS(authn.RemoteOptions{URL: c.JWKSURL, Logger: logger})
@@ -113,13 +113,28 @@ func loadKeys(c keyConfig, logger *slog.Logger) (authn.KeySet, func(context.Cont
 	}
 }
 
-func checkURL(raw string) error {
+// parseHTTPURL parses raw as an http or https URL with a host.
+func parseHTTPURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("invalid URL: %w", err)
+		return nil, fmt.Errorf("invalid URL: %w", err)
 	}
 	if u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
-		return fmt.Errorf("%q is not an http(s) URL", raw)
+		return nil, fmt.Errorf("%q is not an http(s) URL", raw)
+	}
+	return u, nil
+}
+
+// checkJWKSURL accepts https, plain http to a loopback host (a local JWKS
+// server), and plain http elsewhere only when allowed: whoever is on the
+// path could serve keys of their own and forge tokens with them.
+func checkJWKSURL(raw string, allowInsecure bool) error {
+	u, err := parseHTTPURL(raw)
+	if err != nil {
+		return err
+	}
+	if u.Scheme == "http" && !allowInsecure && !isLoopback(u.Hostname()) {
+		return fmt.Errorf("%q is plain http to a host other than loopback, and keys fetched in the clear can be replaced on the way: use https, or --allow-insecure-jwks-url", raw)
 	}
 	return nil
 }
@@ -127,15 +142,19 @@ func checkURL(raw string) error {
 // checkSecretURL accepts https, or plain http to a loopback host only (a
 // local stand-in for the Backend API): the secret key travels in a header.
 func checkSecretURL(raw string) error {
-	if err := checkURL(raw); err != nil {
+	u, err := parseHTTPURL(raw)
+	if err != nil {
 		return err
 	}
-	u, _ := url.Parse(raw)
-	if u.Scheme == "https" {
-		return nil
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return fmt.Errorf("%q would send the secret key in cleartext: use https", raw)
 	}
-	if ip := net.ParseIP(u.Hostname()); u.Hostname() == "localhost" || ip != nil && ip.IsLoopback() {
-		return nil
-	}
-	return fmt.Errorf("%q would send the secret key in cleartext: use https", raw)
+	return nil
+}
+
+// isLoopback reports whether host names this machine: localhost or a
+// loopback address.
+func isLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || ip != nil && ip.IsLoopback()
 }
