@@ -49,6 +49,7 @@ fuzz:
 	$(GO) test ./internal/policy -run '^$$' -fuzz '^FuzzCarriedDecisions$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/jsonpointer -run '^$$' -fuzz '^FuzzRemove$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/decisionlog -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/callers -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 
 ## cover: test with a coverage profile
 cover:

@@ -126,7 +126,7 @@ func (cfg checkConfig) session(ctx context.Context) (authz.Session, error) {
 		}
 		return authz.SessionFor(p), nil
 	case cfg.Token != "":
-		keys, background, err := loadKeys(cfg.Keys, slog.New(slog.DiscardHandler))
+		keys, background, err := loadKeys(cfg.Keys, slog.New(slog.DiscardHandler), nil)
 		if err != nil {
 			return authz.Session{}, err
 		}

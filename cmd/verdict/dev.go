@@ -59,7 +59,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	logger := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	followCgroupMemoryLimit(getenv, logger)
 	cfg.Verify = verifyConfig{ClockSkew: defaultClockSkew, TokenCacheSize: defaultTokenCacheSize, DecisionCacheSize: defaultDecisionCacheSize}
-	svc, err := newService(ctx, logger, stdout, src, keys, cfg)
+	svc, err := newService(ctx, logger, stdout, src, keys, newMetrics(), cfg)
 	if err != nil {
 		return err
 	}

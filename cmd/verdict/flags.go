@@ -53,8 +53,33 @@ type serviceConfig struct {
 	// ShadowPolicies, when set, is a candidate policy directory evaluated
 	// beside the serving one, off the response's path.
 	ShadowPolicies string
-	Keys           keyConfig
-	Verify         verifyConfig
+	// APIKeysFile, when set, names the callers allowed on the decision
+	// routes, by the hashes of their API keys.
+	APIKeysFile string
+	TLS         tlsConfig
+	Keys        keyConfig
+	Verify      verifyConfig
+}
+
+// tlsConfig names the files to serve HTTPS with; all empty means plain
+// HTTP.
+type tlsConfig struct {
+	CertFile, KeyFile string
+	// ClientCAFile, when set, requires client certificates signed by its
+	// CAs (mutual TLS).
+	ClientCAFile string
+}
+
+func (c tlsConfig) enabled() bool { return c.CertFile != "" || c.KeyFile != "" }
+
+func (c tlsConfig) validate() error {
+	switch {
+	case c.enabled() && (c.CertFile == "" || c.KeyFile == ""):
+		return errors.New("--tls-cert-file and --tls-key-file go together: give both, or neither for plain HTTP")
+	case c.ClientCAFile != "" && !c.enabled():
+		return errors.New("--client-ca-file needs TLS: give --tls-cert-file and --tls-key-file too")
+	}
+	return nil
 }
 
 // keyConfig names where verification keys come from; exactly one is set.
@@ -175,6 +200,10 @@ func addServerFlags(fs *flag.FlagSet, c *serviceConfig) {
 	fs.DurationVar(&c.EvalTimeout, "eval-timeout", policy.DefaultEvalTimeout, "longest one policy evaluation may run; a longer one is answered 500 and counted")
 	fs.Int64Var(&c.MaxInflightBytes, "max-inflight-bytes", httpapi.DefaultLimits.MaxInflightBytes, "most request-body bytes the decision routes decode and evaluate at once (bodies still arriving get a budget in proportion); more gets 503 with Retry-After")
 	fs.StringVar(&c.ShadowPolicies, "shadow-policies", "", "a candidate policy directory evaluated beside --policies for every decision, watched like it; never changes an answer (divergences in verdict_shadow_divergences_total and the decision log)")
+	fs.StringVar(&c.APIKeysFile, "api-keys-file", "", "callers allowed on /v1/*: a file of NAME sha256:HEX lines (HEX the SHA-256 of the key), re-read on change; requests must send Authorization: Bearer <key>; empty leaves the routes open")
+	fs.StringVar(&c.TLS.CertFile, "tls-cert-file", "", "serve HTTPS with this PEM certificate (chain), re-read on change; needs --tls-key-file")
+	fs.StringVar(&c.TLS.KeyFile, "tls-key-file", "", "the PEM private key of --tls-cert-file, re-read on change")
+	fs.StringVar(&c.TLS.ClientCAFile, "client-ca-file", "", "require client certificates signed by these PEM CAs (mutual TLS), re-read on change; needs TLS")
 	fs.StringVar(&c.DecisionLog, "decision-log", "", "log every decision as a JSON line (never the token): - for stdout, else a file appended to and reopened on SIGHUP; empty is off")
 	// The default is c.Explain as the command set it: off for serve, on for dev.
 	fs.BoolVar(&c.Explain, "explain", c.Explain, "let a check ask with \"explain\": true for the rules and expressions that decided")
@@ -273,6 +302,9 @@ func (c keyConfig) validate() error {
 
 // validateServer checks the flags serve and dev share.
 func (c serviceConfig) validateServer() error {
+	if err := c.TLS.validate(); err != nil {
+		return err
+	}
 	if c.EvalTimeout < 0 {
 		return fmt.Errorf("--eval-timeout must not be negative, got %s", c.EvalTimeout)
 	}

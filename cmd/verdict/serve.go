@@ -47,12 +47,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	stdout = &syncWriter{w: stdout} // the log and a decision log to "-" share it
 	logger := newJSONLogger(stdout, cfg.LogLevel)
 	followCgroupMemoryLimit(getenv, logger)
-	keys, background, err := loadKeys(cfg.Keys, logger)
+	m := newMetrics()
+	keys, background, err := loadKeys(cfg.Keys, logger, m.ObserveJWKSRefresh)
 	if err != nil {
 		return err
 	}
 	src := policySource{fsys: policy.Dir(cfg.Policies), dir: cfg.Policies, watch: true}
-	svc, err := newService(ctx, logger, stdout, src, keys, cfg)
+	svc, err := newService(ctx, logger, stdout, src, keys, m, cfg)
 	if err != nil {
 		return err
 	}
@@ -65,7 +66,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 // loadKeys builds the configured key source. Remote sources come with a
 // background task that fetches and refreshes them; start-up does not wait
 // for the first fetch (readiness does).
-func loadKeys(c keyConfig, logger *slog.Logger) (authn.KeySet, func(context.Context), error) {
+//
+// onRefresh, when set, is told the outcome of every fetch of a remote JWKS.
+func loadKeys(c keyConfig, logger *slog.Logger, onRefresh func(error)) (authn.KeySet, func(context.Context), error) {
 	switch {
 	case c.JWKSFile != "":
 		keys, err := authn.LoadJWKSFile(c.JWKSFile)
@@ -93,7 +96,7 @@ func loadKeys(c keyConfig, logger *slog.Logger) (authn.KeySet, func(context.Cont
 		if err := checkJWKSURL(c.JWKSURL, c.AllowInsecureJWKSURL); err != nil {
 			return nil, nil, fmt.Errorf("--jwks-url: %w", err)
 		}
-		r := authn.NewRemoteJWKS(authn.RemoteOptions{URL: c.JWKSURL, Logger: logger})
+		r := authn.NewRemoteJWKS(authn.RemoteOptions{URL: c.JWKSURL, Logger: logger, OnRefresh: onRefresh})
 		return r, r.Run, nil
 	default:
 		base := strings.TrimRight(c.ClerkAPIURL, "/")
@@ -106,8 +109,9 @@ func loadKeys(c keyConfig, logger *slog.Logger) (authn.KeySet, func(context.Cont
 				"Authorization":     {"Bearer " + c.ClerkSecretKey},
 				"Clerk-Api-Version": {clerkAPIVersion},
 			},
-			MaxAge: clerkJWKSMaxAge,
-			Logger: logger,
+			MaxAge:    clerkJWKSMaxAge,
+			Logger:    logger,
+			OnRefresh: onRefresh,
 		})
 		return r, r.Run, nil
 	}

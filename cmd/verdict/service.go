@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -17,10 +18,12 @@ import (
 
 	"github.com/verdict-pdp/verdict/internal/authn"
 	"github.com/verdict-pdp/verdict/internal/authz"
+	"github.com/verdict-pdp/verdict/internal/callers"
 	"github.com/verdict-pdp/verdict/internal/decisionlog"
 	"github.com/verdict-pdp/verdict/internal/httpapi"
 	"github.com/verdict-pdp/verdict/internal/metrics"
 	"github.com/verdict-pdp/verdict/internal/policy"
+	"github.com/verdict-pdp/verdict/internal/tlsfiles"
 )
 
 // policyPollInterval is how often the policy directory is checked for
@@ -42,9 +45,18 @@ type service struct {
 	draining       atomic.Bool
 	// watchPolicies is false for policies that cannot change (embedded).
 	watchPolicies bool
+	// callers are the API keys allowed on the decision routes, nil when
+	// the routes are open.
+	callers *callers.File
+	// tls is what HTTPS is served with, nil for plain HTTP.
+	tls *tlsfiles.Files
 	// background runs beside the server until ctx ends (key refresh).
 	background []func(ctx context.Context)
 }
+
+// filePollInterval is how often the API keys and TLS files are checked
+// for changes: a rotation is in force within a few seconds.
+const filePollInterval = time.Second
 
 // policySource names the policies to load and whether to watch them.
 type policySource struct {
@@ -53,13 +65,24 @@ type policySource struct {
 	watch bool
 }
 
+// newMetrics returns the service's metrics: this build's, labelling the
+// domain's reason codes.
+func newMetrics() *metrics.Metrics {
+	return metrics.New(currentBuild(), reasonCodes()...)
+}
+
 // newService wires the service; stdout is where --decision-log - writes.
-func newService(ctx context.Context, logger *slog.Logger, stdout io.Writer, src policySource, keys authn.KeySet, cfg serviceConfig) (*service, error) {
+func newService(ctx context.Context, logger *slog.Logger, stdout io.Writer, src policySource, keys authn.KeySet, m *metrics.Metrics, cfg serviceConfig) (*service, error) {
 	v := cfg.Verify
-	m := metrics.New(reasonCodes()...)
+	var engine *policy.Engine
 	engine, err := policy.Load(ctx, src.fsys, policy.Options{
-		Logger:      logger,
-		OnReload:    m.ObservePolicyReload,
+		Logger: logger,
+		OnReload: func(err error) {
+			m.ObservePolicyReload(err)
+			if err == nil && engine != nil {
+				m.ObservePolicyRevision(engine.Revision())
+			}
+		},
 		Dir:         src.dir,
 		EvalTimeout: cfg.EvalTimeout,
 		OnTimeout:   m.ObserveEvaluationTimeout,
@@ -67,6 +90,7 @@ func newService(ctx context.Context, logger *slog.Logger, stdout io.Writer, src 
 	if err != nil {
 		return nil, fmt.Errorf("load policies from %s: %w", src.dir, err)
 	}
+	m.ObservePolicyRevision(engine.Revision())
 	var log *decisionlog.Writer
 	var decisions authz.DecisionLog
 	if cfg.DecisionLog != "" {
@@ -78,6 +102,21 @@ func newService(ctx context.Context, logger *slog.Logger, stdout io.Writer, src 
 			return nil, err
 		}
 		decisions = log
+	}
+	var allowed *callers.File
+	if cfg.APIKeysFile != "" {
+		if allowed, err = callers.Open(cfg.APIKeysFile, callers.Options{Logger: logger, OnReload: m.ObserveAPIKeysReload}); err != nil {
+			return nil, fmt.Errorf("--api-keys-file: %w", err)
+		}
+	}
+	var certs *tlsfiles.Files
+	if cfg.TLS.enabled() {
+		certs, err = tlsfiles.Load(tlsfiles.Options{
+			CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, ClientCAFile: cfg.TLS.ClientCAFile, Logger: logger,
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	var shadow *authz.Shadow
 	var candidates *shadowPolicies
@@ -104,6 +143,8 @@ func newService(ctx context.Context, logger *slog.Logger, stdout io.Writer, src 
 			SessionCacheSize: v.TokenCacheSize, DecisionCacheSize: v.DecisionCacheSize, Log: decisions, Shadow: shadow,
 		}),
 		watchPolicies: src.watch,
+		callers:       allowed,
+		tls:           certs,
 	}, nil
 }
 
@@ -130,15 +171,23 @@ func (s *service) serve(ctx context.Context, cfg serviceConfig, extra []httpapi.
 		ln.Close()
 		return err
 	}
-	h := httpapi.New(httpapi.Deps{
-		Decider: s.decider,
-		Ready:   s.ready,
-		Metrics: s.metrics.Handler(),
-		Logger:  s.logger,
-		Limits:  httpapi.Limits{MaxInflightBytes: cfg.MaxInflightBytes},
-		Extra:   extra,
-		Explain: cfg.Explain,
-	})
+	deps := httpapi.Deps{
+		Decider:  s.decider,
+		Ready:    s.ready,
+		Metrics:  s.metrics.Handler(),
+		Logger:   s.logger,
+		Limits:   httpapi.Limits{MaxInflightBytes: cfg.MaxInflightBytes},
+		Extra:    extra,
+		Explain:  cfg.Explain,
+		Requests: s.metrics,
+		// The kubelet's probes present no certificate: only the decision
+		// routes require one.
+		RequireClientCert: cfg.TLS.ClientCAFile != "",
+	}
+	if s.callers != nil {
+		deps.Callers = s.callers
+	}
+	h := httpapi.New(deps)
 
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -156,6 +205,14 @@ func (s *service) serve(ctx context.Context, cfg serviceConfig, extra []httpapi.
 	if profiler != nil {
 		wg.Go(func() { profiler.run(ctx) })
 	}
+	if s.callers != nil {
+		wg.Go(func() { s.callers.Watch(ctx, filePollInterval) })
+	}
+	var tlsConfig *tls.Config
+	if s.tls != nil {
+		tlsConfig = s.tls.Config()
+		wg.Go(func() { s.tls.Watch(ctx, filePollInterval) })
+	}
 	// SIGHUP reopens the log from now until the log is closed, shutdown
 	// included (SIGHUP's default would end the process mid-drain).
 	logClosed := make(chan struct{})
@@ -169,7 +226,7 @@ func (s *service) serve(ctx context.Context, cfg serviceConfig, extra []httpapi.
 		wg.Go(func() { s.shadowPolicies.run(ctx, policyPollInterval) })
 	}
 
-	s.logger.Info("listening", "addr", ln.Addr().String(), "policy_revision", s.engine.Revision())
+	s.logger.Info("listening", "addr", ln.Addr().String(), "tls", s.tls != nil, "api_keys", s.callers != nil, "policy_revision", s.engine.Revision())
 	if onListen != nil {
 		onListen(ln.Addr())
 	}
@@ -177,6 +234,7 @@ func (s *service) serve(ctx context.Context, cfg serviceConfig, extra []httpapi.
 		BeforeShutdown: func() { s.draining.Store(true) },
 		DrainDelay:     cfg.ShutdownDelay,
 		Logger:         s.logger,
+		TLSConfig:      tlsConfig,
 	})
 	// Every request has been answered: what they decided is shadowed and
 	// written before the process ends.

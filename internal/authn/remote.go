@@ -46,6 +46,9 @@ type RemoteOptions struct {
 	MaxAge time.Duration
 	// Logger receives refresh failures; nil discards them.
 	Logger *slog.Logger
+	// OnRefresh, when set, is told the outcome of every fetch: nil, or
+	// why the keys were not refreshed (the cached ones stay).
+	OnRefresh func(err error)
 	// Now defaults to time.Now.
 	Now func() time.Time
 }
@@ -177,7 +180,13 @@ func (r *RemoteJWKS) fetchLocked(ctx context.Context) error {
 	// start another one at once.
 	r.lastAttempt = r.opts.Now()
 	if err != nil {
-		return fmt.Errorf("refresh jwks from %s: %w", r.opts.URL, err)
+		err = fmt.Errorf("refresh jwks from %s: %w", r.opts.URL, err)
+	}
+	if r.opts.OnRefresh != nil {
+		r.opts.OnRefresh(err)
+	}
+	if err != nil {
+		return err
 	}
 	r.mu.Lock()
 	for kid, key := range keys {

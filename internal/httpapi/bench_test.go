@@ -53,7 +53,7 @@ func newBenchServiceWith(b testing.TB, opts authz.Options) *benchService {
 	if err != nil {
 		b.Fatal(err)
 	}
-	m := metrics.New()
+	m := metrics.New(metrics.BuildInfo{})
 	verifier := authn.NewVerifier(authn.Config{Keys: keys, ClockSkew: 5 * time.Second})
 	if opts.SessionCacheSize == 0 {
 		opts.SessionCacheSize = 1000

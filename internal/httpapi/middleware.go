@@ -7,38 +7,75 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/go-chi/chi/v5"
 )
 
 // requestState is what the middleware hand the handler through the
 // request's context: one value, so that the request is copied once
 // (http.Request.WithContext copies it) rather than once per middleware.
 type requestState struct {
-	id   string // for logs (requestID)
-	body []byte // the body admission read
+	id     string // for logs (observe)
+	caller string // the API key's caller (requireCaller); "" when keys are off
+	body   []byte // the body admission read
+	// writer records the status written, when the request is observed.
+	writer statusWriter
 }
 
 type requestStateKey struct{}
 
-// stateOf returns the request's state, nil outside requestID.
+// stateOf returns the request's state, nil outside observe.
 func stateOf(ctx context.Context) *requestState {
 	st, _ := ctx.Value(requestStateKey{}).(*requestState)
 	return st
 }
 
-// requestID gives every request an id: the caller's X-Request-Id when it
-// sends a reasonable one, else a fresh one. It is echoed in the response
-// and carried in the context for logs, in the request's state.
-func requestID(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-Id")
-		if id == "" || len(id) > 128 {
-			var b [8]byte
-			_, _ = rand.Read(b[:])
-			id = hex.EncodeToString(b[:])
-		}
-		w.Header().Set("X-Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestStateKey{}, &requestState{id: id})))
-	})
+// RequestRecorder counts the requests answered.
+type RequestRecorder interface {
+	// ObserveRequest counts one request: its caller, the route pattern
+	// it matched ("" for none), the status written and how long it took.
+	ObserveRequest(caller, route string, status int, elapsed time.Duration)
+}
+
+// observe gives every request its state and an id: the caller's
+// X-Request-Id when it sends a reasonable one, else a fresh one, echoed
+// in the response and carried in the context for logs. Once the request
+// is answered it is counted by rec (when set) and logged at debug level
+// (method, route, status, duration, caller, id; never its body, so tokens
+// stay out of the logs).
+func observe(logger *slog.Logger, rec RequestRecorder) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			st := &requestState{id: r.Header.Get("X-Request-Id")}
+			if st.id == "" || len(st.id) > 128 {
+				var b [8]byte
+				_, _ = rand.Read(b[:])
+				st.id = hex.EncodeToString(b[:])
+			}
+			w.Header().Set("X-Request-Id", st.id)
+			ctx := context.WithValue(r.Context(), requestStateKey{}, st)
+			debug := logger.Enabled(ctx, slog.LevelDebug)
+			if rec == nil && !debug {
+				next.ServeHTTP(w, r.WithContext(ctx))
+				return
+			}
+			start := time.Now()
+			st.writer = statusWriter{ResponseWriter: w, status: http.StatusOK}
+			next.ServeHTTP(&st.writer, r.WithContext(ctx))
+			elapsed := time.Since(start)
+			var route string
+			if rc := chi.RouteContext(ctx); rc != nil {
+				route = rc.RoutePattern()
+			}
+			if rec != nil {
+				rec.ObserveRequest(st.caller, route, st.writer.status, elapsed)
+			}
+			if debug {
+				logger.DebugContext(ctx, "request", "method", r.Method, "path", r.URL.Path, "route", route,
+					"status", st.writer.status, "duration", elapsed, "caller", st.caller, "request_id", st.id)
+			}
+		})
+	}
 }
 
 // requestIDFrom returns the request's id, "" outside a request.
@@ -47,25 +84,6 @@ func requestIDFrom(ctx context.Context) string {
 		return st.id
 	}
 	return ""
-}
-
-// accessLog logs every request at debug level (method, path, status,
-// duration, request id), never its body, so tokens stay out of the logs.
-func accessLog(logger *slog.Logger) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !logger.Enabled(r.Context(), slog.LevelDebug) {
-				next.ServeHTTP(w, r)
-				return
-			}
-			start := time.Now()
-			sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-			next.ServeHTTP(sw, r)
-			logger.DebugContext(r.Context(), "request",
-				"method", r.Method, "path", r.URL.Path, "status", sw.status,
-				"duration", time.Since(start), "request_id", requestIDFrom(r.Context()))
-		})
-	}
 }
 
 // statusWriter records the status code a handler writes.
@@ -78,3 +96,6 @@ func (w *statusWriter) WriteHeader(status int) {
 	w.status = status
 	w.ResponseWriter.WriteHeader(status)
 }
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

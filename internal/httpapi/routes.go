@@ -51,6 +51,15 @@ type Deps struct {
 	// Explain lets a check ask for an explanation ("explain": true); when
 	// false such a check is refused with explain_disabled.
 	Explain bool
+	// Callers, when set, admits to the decision routes only requests
+	// that carry a listed caller's API key; /healthz, /readyz, /metrics
+	// and the Extra routes stay open.
+	Callers Callers
+	// RequireClientCert admits to the decision routes only connections
+	// that presented a verified client certificate (mutual TLS).
+	RequireClientCert bool
+	// Requests, when set, counts every request answered.
+	Requests RequestRecorder
 }
 
 type server struct {
@@ -72,7 +81,8 @@ func New(d Deps) http.Handler {
 	r := chi.NewRouter()
 	// noStoreNoSniff goes first so that every answer carries its headers:
 	// 404s, 405s, the recoverer's 500s, /metrics and the Extra routes too.
-	r.Use(noStoreNoSniff, recoverer(d.Logger), requestID, accessLog(d.Logger))
+	// observe is outside the recoverer, so that a panic's 500 is counted.
+	r.Use(noStoreNoSniff, observe(d.Logger, d.Requests), recoverer(d.Logger))
 	r.NotFound(s.handleNotFound())
 	r.MethodNotAllowed(s.handleMethodNotAllowed())
 
@@ -80,6 +90,13 @@ func New(d Deps) http.Handler {
 	// and metrics never are, so that probes keep answering under load.
 	admit := newAdmission(d.Limits.MaxInflightBytes, d.Limits.MaxBodyBytes)
 	r.Group(func(r chi.Router) {
+		// Before admission: a request from nobody is refused unread.
+		if d.RequireClientCert {
+			r.Use(requireClientCert(s))
+		}
+		if d.Callers != nil {
+			r.Use(requireCaller(s, d.Callers))
+		}
 		r.Use(admit.middleware(s))
 		r.Method(http.MethodPost, "/v1/check", s.handleCheck())
 		r.Method(http.MethodPost, "/v1/check/batch", s.handleBatch())

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,9 @@ type ServeOptions struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to finish.
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
+	// TLSConfig, when set, serves HTTPS with it (its certificates come
+	// from it, e.g. GetCertificate); nil serves plain HTTP.
+	TLSConfig *tls.Config
 }
 
 // Serve serves h on ln until ctx ends, then shuts down gracefully: readiness
@@ -34,9 +38,16 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServeOptio
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+		TLSConfig:         opts.TLSConfig,
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if srv.TLSConfig != nil {
+			errc <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 
 	select {
 	case err := <-errc:

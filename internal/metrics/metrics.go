@@ -1,6 +1,9 @@
 // Package metrics owns Verdict's Prometheus collectors on a private registry:
 // the four series the contract pins (decisions, decision latency, token
-// verifications, policy reloads) plus the Go and process collectors.
+// verifications, policy reloads), what an operator watches beside them
+// (requests by caller, route and status with their latency, caches, JWKS
+// refreshes, the serving revision, the decision log, the shadow, bundles,
+// the build) and the Go and process collectors.
 //
 // Label values are bounded by construction: a reason label is one of the
 // contract's codes or one of at most 32 further well-formed codes the
@@ -11,6 +14,7 @@ package metrics
 import (
 	"net/http"
 	"regexp"
+	"strconv"
 	"sync"
 	"time"
 
@@ -35,7 +39,23 @@ type Metrics struct {
 	shadow        *prometheus.CounterVec
 	divergences   *prometheus.CounterVec
 	shadowSkipped prometheus.Counter
-	reasons       reasonLabels
+	// The HTTP surface, whole requests: by caller, route and status, and
+	// their latency, token verification included.
+	requests        *prometheus.CounterVec
+	requestDuration *prometheus.HistogramVec
+	jwksRefreshes   *prometheus.CounterVec
+	jwksLastSuccess prometheus.Gauge
+	revision        *prometheus.GaugeVec
+	lastReload      prometheus.Gauge
+	bundleRequests  *prometheus.CounterVec
+	apiKeysReloads  *prometheus.CounterVec
+	reasons         reasonLabels
+	now             func() time.Time
+}
+
+// BuildInfo is what verdict_build_info labels.
+type BuildInfo struct {
+	Version, Commit, GoVersion, OPAVersion string
 }
 
 // New creates the collectors and registers them, with the Go and process
@@ -44,10 +64,11 @@ type Metrics struct {
 // knownReasons are the reason codes that always get a label value of their
 // own (the domain's, authz.KnownReasons, which main passes): any other is
 // labelled only while the policies have produced few enough of them.
-func New(knownReasons ...string) *Metrics {
+func New(build BuildInfo, knownReasons ...string) *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
 		gatherer: reg,
+		now:      time.Now,
 		reasons:  newReasonLabels(knownReasons),
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "verdict_decisions_total",
@@ -99,10 +120,50 @@ func New(knownReasons ...string) *Metrics {
 			Name: "verdict_shadow_skipped_total",
 			Help: "Decisions the shadow policy set did not evaluate: its queue was full, or it has not compiled yet.",
 		}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "verdict_requests_total",
+			Help: "HTTP requests answered, by caller (the API key's name; empty when keys are off or none matched), route pattern and status code.",
+		}, []string{"caller", "route", "code"}),
+		requestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "verdict_request_duration_seconds",
+			Help:    "Time to answer an HTTP request, from its first byte read to its answer written: decoding, token verification and the decision included.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route"}),
+		jwksRefreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "verdict_jwks_refreshes_total",
+			Help: "Fetches of a remote JWKS, by result (success, failure; a failure keeps the cached keys).",
+		}, []string{"result"}),
+		jwksLastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "verdict_jwks_last_success_timestamp_seconds",
+			Help: "When a remote JWKS was last fetched successfully (Unix time; 0 before the first, or with keys from a file).",
+		}),
+		revision: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "verdict_policy_revision_info",
+			Help: "The policy revision serving (1), by its name.",
+		}, []string{"revision"}),
+		lastReload: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "verdict_policy_last_reload_success_timestamp_seconds",
+			Help: "When the serving policy set was loaded (Unix time).",
+		}),
+		bundleRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "verdict_bundle_requests_total",
+			Help: "Policy bundle polls, by result (activated, not_modified, refused, error).",
+		}, []string{"result"}),
+		apiKeysReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "verdict_api_keys_reloads_total",
+			Help: "Changes to the API keys file, by result (success; failure keeps the keys in force).",
+		}, []string{"result"}),
 	}
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "verdict_build_info",
+		Help: "The running build (1), by version, commit, Go and OPA versions.",
+	}, []string{"version", "commit", "go_version", "opa_version"})
+	buildInfo.WithLabelValues(build.Version, build.Commit, build.GoVersion, build.OPAVersion).Set(1)
 	reg.MustRegister(
 		m.decisions, m.duration, m.verifications, m.reloads, m.tokenCache, m.decisionCache, m.evalTimeouts,
 		m.logWritten, m.logDropped, m.shadow, m.divergences, m.shadowSkipped,
+		m.requests, m.requestDuration, m.jwksRefreshes, m.jwksLastSuccess, m.revision, m.lastReload,
+		m.bundleRequests, m.apiKeysReloads, buildInfo,
 		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
 			// How long ready goroutines wait for a CPU, and how long the
 			// collector stops the world: where a latency tail comes from
@@ -118,12 +179,49 @@ func New(knownReasons ...string) *Metrics {
 	}
 	for _, r := range []string{"success", "failure"} {
 		m.reloads.WithLabelValues(r)
+		m.jwksRefreshes.WithLabelValues(r)
 	}
 	for _, r := range []string{"hit", "miss"} {
 		m.tokenCache.WithLabelValues(r)
 		m.decisionCache.WithLabelValues(r)
 	}
 	return m
+}
+
+// ObserveRequest counts one HTTP request answered: caller is the API key's
+// name (bounded by the keys file), route the pattern it matched ("" for
+// none), status what was written.
+func (m *Metrics) ObserveRequest(caller, route string, status int, elapsed time.Duration) {
+	m.requests.WithLabelValues(caller, route, strconv.Itoa(status)).Inc()
+	m.requestDuration.WithLabelValues(route).Observe(elapsed.Seconds())
+}
+
+// ObserveJWKSRefresh counts one fetch of a remote JWKS.
+func (m *Metrics) ObserveJWKSRefresh(err error) {
+	if err != nil {
+		m.jwksRefreshes.WithLabelValues("failure").Inc()
+		return
+	}
+	m.jwksRefreshes.WithLabelValues("success").Inc()
+	m.jwksLastSuccess.Set(float64(m.now().UnixNano()) / 1e9)
+}
+
+// ObservePolicyRevision records the revision now serving and when it
+// started to.
+func (m *Metrics) ObservePolicyRevision(revision string) {
+	m.revision.Reset()
+	m.revision.WithLabelValues(revision).Set(1)
+	m.lastReload.Set(float64(m.now().UnixNano()) / 1e9)
+}
+
+// ObserveBundleRequest counts one bundle poll by its result.
+func (m *Metrics) ObserveBundleRequest(result string) {
+	m.bundleRequests.WithLabelValues(result).Inc()
+}
+
+// ObserveAPIKeysReload counts one change to the API keys file.
+func (m *Metrics) ObserveAPIKeysReload(err error) {
+	m.apiKeysReloads.WithLabelValues(successOrFailure(err)).Inc()
 }
 
 // Handler serves the registry in the Prometheus exposition format.
@@ -151,11 +249,14 @@ func (m *Metrics) ObserveTokenVerification(result string) {
 
 // ObservePolicyReload counts one reload attempt; err is nil on success.
 func (m *Metrics) ObservePolicyReload(err error) {
-	result := "success"
+	m.reloads.WithLabelValues(successOrFailure(err)).Inc()
+}
+
+func successOrFailure(err error) string {
 	if err != nil {
-		result = "failure"
+		return "failure"
 	}
-	m.reloads.WithLabelValues(result).Inc()
+	return "success"
 }
 
 // ObserveEvaluationTimeout counts one evaluation stopped at its deadline.

@@ -18,7 +18,7 @@ import (
 // a golden exposition.
 func TestExposition(t *testing.T) {
 	t.Parallel()
-	m := metrics.New()
+	m := metrics.New(metrics.BuildInfo{})
 	m.ObserveDecision(true, "role", 20*time.Microsecond)
 	m.ObserveDecision(false, "tenant_mismatch", 40*time.Microsecond)
 	m.ObserveDecision(false, "tenant_mismatch", 3*time.Millisecond)
@@ -44,7 +44,7 @@ func TestExposition(t *testing.T) {
 
 func TestRuntimeCollectors(t *testing.T) {
 	t.Parallel()
-	families, err := metrics.New().Gatherer().Gather()
+	families, err := metrics.New(metrics.BuildInfo{}).Gatherer().Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestRuntimeCollectors(t *testing.T) {
 // came before it.
 func TestReasonLabelsStayBounded(t *testing.T) {
 	t.Parallel()
-	m := metrics.New("tenant_mismatch")
+	m := metrics.New(metrics.BuildInfo{}, "tenant_mismatch")
 	for i := range 1000 {
 		m.ObserveDecision(false, "custom_"+strconv.Itoa(i), time.Microsecond)
 	}
