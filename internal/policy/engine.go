@@ -195,6 +195,34 @@ func field[T ast.Value](obj ast.Object, key *ast.Term) (T, bool) {
 	return v, ok
 }
 
+// Activate compiles the policy files at the root of fsys (a bundle's) and
+// swaps them in, as Reload does for the engine's own files: a set that
+// does not compile is refused with a *CompileError and the current
+// revision keeps serving; the set already serving is left as it is.
+// Unlike Reload it does not skip the set it last refused: its caller
+// decides what to offer again. An engine fed by Activate is not Watched.
+func (e *Engine) Activate(ctx context.Context, fsys fs.FS) error {
+	s, err := readSnapshot(fsys, false)
+	if err != nil {
+		err = inDir(err, e.dir)
+		e.report(err)
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	name := s.revision()
+	if name == e.Revision() {
+		return nil
+	}
+	e.lastAttempt = name
+	rev, err := e.compile(ctx, s)
+	if err == nil {
+		e.current.Store(rev)
+	}
+	e.report(err)
+	return err
+}
+
 // Reload reads the policy files again and, if they changed since the last
 // attempt, compiles them and swaps them in. A set that does not compile is
 // refused with a *CompileError and the current revision keeps serving; the

@@ -320,6 +320,43 @@ func TestReload(t *testing.T) {
 	}
 }
 
+// TestActivate swaps in sets given as file systems (a bundle's): a set
+// that compiles serves, one that does not is refused and the current one
+// keeps serving, and a refused set offered again is compiled again.
+func TestActivate(t *testing.T) {
+	t.Parallel()
+	var reloads []error
+	e, err := policy.Load(context.Background(), fstest.MapFS{}, policy.Options{OnReload: func(err error) { reloads = append(reloads, err) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if got, _, _ := e.Evaluate(ctx, adminInput("org:admin")); got.Allow || got.Reason != "unknown_action" {
+		t.Fatalf("with no catalog, %+v; want unknown_action", got)
+	}
+	admins := fstest.MapFS{"data.json": {Data: []byte(adminsOnly)}}
+	if err := e.Activate(ctx, admins); err != nil {
+		t.Fatalf("Activate(a valid set) = %v", err)
+	}
+	first := e.Revision()
+	if got, _, _ := e.Evaluate(ctx, adminInput("org:admin")); !got.Allow {
+		t.Errorf("after Activate, admin denied: %+v", got)
+	}
+	if err := e.Activate(ctx, admins); err != nil || len(reloads) != 1 {
+		t.Errorf("Activate(the set serving) = %v after %d reloads; want nil and nothing counted", err, len(reloads))
+	}
+	broken := fstest.MapFS{"data.json": {Data: []byte(everyone)}, "team.rego": {Data: []byte("package verdict.rules.team\n\ndeny contains {\n")}}
+	for range 2 {
+		var ce *policy.CompileError
+		if err := e.Activate(ctx, broken); !errors.As(err, &ce) || e.Revision() != first {
+			t.Fatalf("Activate(a broken set) = %v, revision %s; want a *CompileError and %s", err, e.Revision(), first)
+		}
+	}
+	if len(reloads) != 3 || reloads[0] != nil || reloads[1] == nil || reloads[2] == nil {
+		t.Errorf("OnReload calls = %v, want [nil, error, error]", reloads)
+	}
+}
+
 func TestTestFilesAreNotServed(t *testing.T) {
 	t.Parallel()
 	dir := writePolicies(t, map[string]string{"data.json": adminsOnly})
