@@ -1,5 +1,6 @@
 # Verdict: a policy decision point for Clerk session tokens.
-# Only Go is needed; every tool below comes from the Go module proxy.
+# `make run` needs only Go; `make test` also runs promtool, which
+# .ci/install-tools installs from Debian's packages when it is missing.
 
 GO      ?= go
 BIN     ?= bin/verdict
@@ -16,6 +17,7 @@ run:
 ## test: the whole suite, Rego policies included, with the race detector
 ## (the load harness in testdata/bench is a module of its own)
 test:
+	.ci/install-tools
 	$(GO) test -race -shuffle=on -count=1 ./...
 	cd testdata/bench && $(GO) test -race -shuffle=on -count=1 ./...
 
