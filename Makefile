@@ -52,6 +52,7 @@ fuzz:
 	$(GO) test ./internal/jsonpointer -run '^$$' -fuzz '^FuzzRemove$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/decisionlog -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/callers -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/bundle -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 
 ## cover: test with a coverage profile
 cover:

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/verdict-pdp/verdict/internal/bundle"
 	"github.com/verdict-pdp/verdict/internal/httpapi"
 	"github.com/verdict-pdp/verdict/internal/policy"
 )
@@ -57,8 +58,11 @@ type serviceConfig struct {
 	// routes, by the hashes of their API keys.
 	APIKeysFile string
 	TLS         tlsConfig
-	Keys        keyConfig
-	Verify      verifyConfig
+	// Bundle, when enabled, is where the policies come from instead of
+	// the Policies directory (serve only).
+	Bundle bundleConfig
+	Keys   keyConfig
+	Verify verifyConfig
 }
 
 // tlsConfig names the files to serve HTTPS with; all empty means plain
@@ -78,6 +82,40 @@ func (c tlsConfig) validate() error {
 		return errors.New("--tls-cert-file and --tls-key-file go together: give both, or neither for plain HTTP")
 	case c.ClientCAFile != "" && !c.enabled():
 		return errors.New("--client-ca-file needs TLS: give --tls-cert-file and --tls-key-file too")
+	}
+	return nil
+}
+
+// bundleConfig names an OPA bundle to take the policies from.
+type bundleConfig struct {
+	URL  string // polled over HTTP(S)
+	File string // a local bundle file, watched
+	// Poll is the time between two polls of URL (jittered).
+	Poll time.Duration
+	// VerificationKey, when set, is a PEM public key every bundle must
+	// be signed with.
+	VerificationKey string
+	// CacheDir keeps the last activated bundle, to start from when the
+	// server cannot be reached.
+	CacheDir string
+}
+
+func (c bundleConfig) enabled() bool { return c.URL != "" || c.File != "" }
+
+// validate checks the bundle flags; policiesGiven is whether --policies
+// (or VERDICT_POLICIES) was given.
+func (c bundleConfig) validate(policiesGiven bool) error {
+	switch {
+	case c.URL != "" && c.File != "":
+		return errors.New("--bundle-url and --bundle-file are two policy sources: give one")
+	case c.enabled() && policiesGiven:
+		return errors.New("--policies and a bundle (--bundle-url, --bundle-file) are two policy sources: give one")
+	case !c.enabled() && (c.VerificationKey != "" || c.CacheDir != ""):
+		return errors.New("--bundle-verification-key and --bundle-cache-dir need a bundle: give --bundle-url or --bundle-file")
+	case c.CacheDir != "" && c.URL == "":
+		return errors.New("--bundle-cache-dir keeps what --bundle-url serves: give --bundle-url")
+	case c.Poll <= 0:
+		return fmt.Errorf("--bundle-poll must be positive, got %s", c.Poll)
 	}
 	return nil
 }
@@ -207,6 +245,16 @@ func addServerFlags(fs *flag.FlagSet, c *serviceConfig) {
 	fs.StringVar(&c.DecisionLog, "decision-log", "", "log every decision as a JSON line (never the token): - for stdout, else a file appended to and reopened on SIGHUP; empty is off")
 	// The default is c.Explain as the command set it: off for serve, on for dev.
 	fs.BoolVar(&c.Explain, "explain", c.Explain, "let a check ask with \"explain\": true for the rules and expressions that decided")
+}
+
+// addBundleFlags adds serve's bundle flags (a policy source beside
+// --policies).
+func addBundleFlags(fs *flag.FlagSet, c *serviceConfig) {
+	fs.StringVar(&c.Bundle.URL, "bundle-url", "", "take the policies from an OPA bundle (.tar.gz) at this http(s) URL, polled with If-None-Match; instead of --policies")
+	fs.StringVar(&c.Bundle.File, "bundle-file", "", "take the policies from this local OPA bundle file, watched for changes; instead of --policies")
+	fs.DurationVar(&c.Bundle.Poll, "bundle-poll", bundle.DefaultInterval, "time between two polls of --bundle-url (jittered by ±10%)")
+	fs.StringVar(&c.Bundle.VerificationKey, "bundle-verification-key", "", "PEM public key (RSA for RS256, P-256 for ES256); every bundle must carry a .signatures.json by it covering every file, or it is refused")
+	fs.StringVar(&c.Bundle.CacheDir, "bundle-cache-dir", "", "keep the last activated bundle here, and start from it when --bundle-url cannot be reached")
 }
 
 func addKeyFlags(fs *flag.FlagSet, c *serviceConfig) {

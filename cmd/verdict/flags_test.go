@@ -17,7 +17,7 @@ func TestHelp(t *testing.T) {
 	var cfg serviceConfig
 	addServerFlags(serveFlags, &cfg)
 	addKeyFlags(serveFlags, &cfg)
-	for _, cmd := range []string{"serve", "dev", "check", "validate", "test", "replay", "fmt"} {
+	for _, cmd := range []string{"serve", "dev", "check", "validate", "test", "replay", "fmt", "lib"} {
 		for _, help := range []string{"-h", "--help"} {
 			var out lockedBuffer
 			err := run(context.Background(), []string{"verdict", cmd, help}, func(string) string { return "" }, &out)

@@ -89,9 +89,19 @@ func newIssuer(t *testing.T) *devtoken.Issuer {
 func startProgram(t *testing.T, issuer *devtoken.Issuer, args []string, getenv func(string) string) *instance {
 	t.Helper()
 	dir := copyPolicies(t)
-	args = append([]string{"verdict", "serve", "--addr", "127.0.0.1:0", "--policies", dir}, args...)
+	inst := startServing(t, issuer, append([]string{"--policies", dir}, args...), getenv)
+	inst.policies = dir
+	return inst
+}
+
+// startServing runs `verdict serve` with args alone (a key source and a
+// policy source among them) on 127.0.0.1:0 until the test ends, and waits
+// until it listens.
+func startServing(t *testing.T, issuer *devtoken.Issuer, args []string, getenv func(string) string) *instance {
+	t.Helper()
+	args = append([]string{"verdict", "serve", "--addr", "127.0.0.1:0"}, args...)
 	ctx, cancel := context.WithCancel(context.Background())
-	inst := &instance{policies: dir, issuer: issuer, out: &lockedBuffer{}, stop: cancel, done: make(chan error, 1)}
+	inst := &instance{issuer: issuer, out: &lockedBuffer{}, stop: cancel, done: make(chan error, 1)}
 	go func() { inst.done <- run(ctx, args, getenv, inst.out) }()
 	t.Cleanup(func() {
 		cancel()

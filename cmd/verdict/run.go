@@ -19,6 +19,7 @@ commands:
   validate  check a policy directory as serve would load it, listing every problem
   fmt       format Rego files as OPA's formatter does (-w write, -l list, --fail)
   replay    evaluate a decision log again against candidate policies, print what changes
+  lib       write the built-in Rego library into a policy directory, for opa build and opa test
   version   print version, commit and OPA version
 
 Run 'verdict <command> -h' for a command's flags.`
@@ -49,6 +50,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return runFmt(ctx, rest, os.Stdin, stdout)
 	case "replay":
 		return runReplay(ctx, rest, getenv, os.Stdin, stdout, os.Stderr)
+	case "lib":
+		return runLib(rest, stdout)
 	case "version":
 		return runVersion(stdout)
 	case "help", "-h", "--help":

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,21 +28,8 @@ const clerkAPIVersion = "2026-05-12"
 
 // runServe implements `verdict serve`.
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	var cfg serviceConfig
-	fs := flagSet("serve", stdout)
-	addServerFlags(fs, &cfg)
-	addKeyFlags(fs, &cfg)
-	if err := parseFlags(fs, args, getenv); err != nil {
-		return err
-	}
-	if err := cfg.validateServer(); err != nil {
-		return err
-	}
-	applyClerkEnv(&cfg.Keys, getenv)
-	if err := cfg.Keys.validate(); err != nil {
-		return err
-	}
-	if err := cfg.Verify.validate(); err != nil {
+	cfg, err := parseServeConfig(args, getenv, stdout)
+	if err != nil {
 		return err
 	}
 
@@ -53,6 +42,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	src := policySource{fsys: policy.Dir(cfg.Policies), dir: cfg.Policies, watch: true}
+	if cfg.Bundle.enabled() {
+		src = policySource{bundle: cfg.Bundle}
+	}
 	svc, err := newService(ctx, logger, stdout, src, keys, m, cfg)
 	if err != nil {
 		return err
@@ -61,6 +53,29 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		svc.background = append(svc.background, background)
 	}
 	return svc.serve(ctx, cfg, nil, nil)
+}
+
+// serveFlags returns serve's flags, set into cfg (usage to out).
+func serveFlags(cfg *serviceConfig, out io.Writer) *flag.FlagSet {
+	fs := flagSet("serve", out)
+	addServerFlags(fs, cfg)
+	addBundleFlags(fs, cfg)
+	addKeyFlags(fs, cfg)
+	return fs
+}
+
+// parseServeConfig parses and validates serve's flags (usage to out),
+// everything runServe checks before it starts anything.
+func parseServeConfig(args []string, getenv func(string) string, out io.Writer) (serviceConfig, error) {
+	var cfg serviceConfig
+	fs := serveFlags(&cfg, out)
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return cfg, err
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	applyClerkEnv(&cfg.Keys, getenv)
+	return cfg, errors.Join(cfg.validateServer(), cfg.Bundle.validate(given["policies"]), cfg.Keys.validate(), cfg.Verify.validate())
 }
 
 // loadKeys builds the configured key source. Remote sources come with a

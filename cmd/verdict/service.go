@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"testing/fstest"
 	"time"
 
 	"github.com/verdict-pdp/verdict/internal/authn"
@@ -43,8 +44,14 @@ type service struct {
 	// shadowPolicies is the shadow's candidate set, nil when off.
 	shadowPolicies *shadowPolicies
 	draining       atomic.Bool
-	// watchPolicies is false for policies that cannot change (embedded).
+	// watchPolicies is false for policies that cannot change (embedded)
+	// or that come from a bundle.
 	watchPolicies bool
+	// servingPolicies is false until a policy set serves: a bundle source
+	// may start without one.
+	servingPolicies atomic.Bool
+	// bundles feeds the engine from a bundle, nil with a directory.
+	bundles bundleSource
 	// callers are the API keys allowed on the decision routes, nil when
 	// the routes are open.
 	callers *callers.File
@@ -58,11 +65,13 @@ type service struct {
 // for changes: a rotation is in force within a few seconds.
 const filePollInterval = time.Second
 
-// policySource names the policies to load and whether to watch them.
+// policySource names the policies to load and whether to watch them, or
+// the bundle they come from.
 type policySource struct {
-	fsys  fs.FS
-	dir   string // shown in errors: "policies"
-	watch bool
+	fsys   fs.FS
+	dir    string // shown in errors: "policies"
+	watch  bool
+	bundle bundleConfig // when enabled, instead of fsys
 }
 
 // newMetrics returns the service's metrics: this build's, labelling the
@@ -74,8 +83,14 @@ func newMetrics() *metrics.Metrics {
 // newService wires the service; stdout is where --decision-log - writes.
 func newService(ctx context.Context, logger *slog.Logger, stdout io.Writer, src policySource, keys authn.KeySet, m *metrics.Metrics, cfg serviceConfig) (*service, error) {
 	v := cfg.Verify
+	fsys, dir := src.fsys, src.dir
+	if src.bundle.enabled() {
+		// Nothing serves until a bundle activates: the built-in layer
+		// alone, which knows no action, stands in (every check a deny).
+		fsys, dir = fstest.MapFS{}, "bundle"
+	}
 	var engine *policy.Engine
-	engine, err := policy.Load(ctx, src.fsys, policy.Options{
+	engine, err := policy.Load(ctx, fsys, policy.Options{
 		Logger: logger,
 		OnReload: func(err error) {
 			m.ObservePolicyReload(err)
@@ -83,12 +98,20 @@ func newService(ctx context.Context, logger *slog.Logger, stdout io.Writer, src 
 				m.ObservePolicyRevision(engine.Revision())
 			}
 		},
-		Dir:         src.dir,
+		Dir:         dir,
 		EvalTimeout: cfg.EvalTimeout,
 		OnTimeout:   m.ObserveEvaluationTimeout,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load policies from %s: %w", src.dir, err)
+	}
+	svc := &service{logger: logger, metrics: m, engine: engine, keys: keys, watchPolicies: src.watch}
+	if src.bundle.enabled() {
+		if svc.bundles, err = openBundles(ctx, src.bundle, engine, logger, m, &svc.servingPolicies); err != nil {
+			return nil, err
+		}
+	} else {
+		svc.servingPolicies.Store(true)
 	}
 	m.ObservePolicyRevision(engine.Revision())
 	var log *decisionlog.Writer
@@ -131,21 +154,12 @@ func newService(ctx context.Context, logger *slog.Logger, stdout io.Writer, src 
 		AuthorizedParties: v.AuthorizedParties,
 		ClockSkew:         v.ClockSkew,
 	})
-	return &service{
-		logger:         logger,
-		metrics:        m,
-		engine:         engine,
-		keys:           keys,
-		log:            log,
-		shadow:         shadow,
-		shadowPolicies: candidates,
-		decider: authz.NewDecider(verifier, engine, m, authz.Options{
-			SessionCacheSize: v.TokenCacheSize, DecisionCacheSize: v.DecisionCacheSize, Log: decisions, Shadow: shadow,
-		}),
-		watchPolicies: src.watch,
-		callers:       allowed,
-		tls:           certs,
-	}, nil
+	svc.log, svc.shadow, svc.shadowPolicies = log, shadow, candidates
+	svc.decider = authz.NewDecider(verifier, engine, m, authz.Options{
+		SessionCacheSize: v.TokenCacheSize, DecisionCacheSize: v.DecisionCacheSize, Log: decisions, Shadow: shadow,
+	})
+	svc.callers, svc.tls = allowed, certs
+	return svc, nil
 }
 
 // ready reports whether the service can decide, for /readyz.
@@ -155,6 +169,8 @@ func (s *service) ready() error {
 		return errors.New("shutting down")
 	case !s.keys.Ready():
 		return errors.New("no verification key loaded yet")
+	case !s.servingPolicies.Load():
+		return errors.New("no policy set serving yet: waiting for the first bundle")
 	}
 	return nil
 }
@@ -224,6 +240,9 @@ func (s *service) serve(ctx context.Context, cfg serviceConfig, extra []httpapi.
 	}
 	if s.shadowPolicies != nil {
 		wg.Go(func() { s.shadowPolicies.run(ctx, policyPollInterval) })
+	}
+	if s.bundles != nil {
+		wg.Go(func() { s.bundles.Run(ctx) })
 	}
 
 	s.logger.Info("listening", "addr", ln.Addr().String(), "tls", s.tls != nil, "api_keys", s.callers != nil, "policy_revision", s.engine.Revision())

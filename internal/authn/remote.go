@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/verdict-pdp/verdict/internal/authz"
+	"github.com/verdict-pdp/verdict/internal/retry"
 )
 
 // Defaults for RemoteOptions.
@@ -248,7 +248,7 @@ func (r *RemoteJWKS) Run(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			wait = jitter(backoff)
+			wait = retry.Below(backoff)
 			backoff = min(2*backoff, maxBackoff)
 			r.opts.Logger.WarnContext(ctx, "jwks refresh failed; retrying", "err", err, "retry_in", wait)
 		} else {
@@ -259,25 +259,8 @@ func (r *RemoteJWKS) Run(ctx context.Context) {
 				return
 			}
 		}
-		if !sleep(ctx, wait) {
+		if !retry.Sleep(ctx, wait) {
 			return
 		}
-	}
-}
-
-// jitter spreads retries of many replicas over [d/2, d).
-func jitter(d time.Duration) time.Duration {
-	return d/2 + rand.N(d/2)
-}
-
-// sleep waits for d and reports false if ctx ended first.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }

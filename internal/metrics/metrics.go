@@ -214,6 +214,15 @@ func (m *Metrics) ObservePolicyRevision(revision string) {
 	m.lastReload.Set(float64(m.now().UnixNano()) / 1e9)
 }
 
+// InitBundleRequests creates the bundle poll series at zero, for a service
+// that takes its policies from a bundle: a rate over them then sees the
+// first of each.
+func (m *Metrics) InitBundleRequests(results ...string) {
+	for _, r := range results {
+		m.bundleRequests.WithLabelValues(r)
+	}
+}
+
 // ObserveBundleRequest counts one bundle poll by its result.
 func (m *Metrics) ObserveBundleRequest(result string) {
 	m.bundleRequests.WithLabelValues(result).Inc()

@@ -15,6 +15,17 @@ import (
 //go:embed builtin/*.rego
 var builtinFiles embed.FS
 
+// Library returns the built-in library's files at its root, tests
+// included, for tools outside the binary (`verdict lib` writes them for
+// `opa build` to compile a policy directory against).
+func Library() fs.FS {
+	lib, err := fs.Sub(builtinFiles, "builtin")
+	if err != nil {
+		panic(err) // "builtin" is a valid path, checked at compile time by go:embed
+	}
+	return lib
+}
+
 // builtinPrefix names built-in modules in errors and test reports.
 const builtinPrefix = "verdict-builtin/"
 
