@@ -68,7 +68,7 @@ func newBenchServiceWith(b testing.TB, opts authz.Options) *benchService {
 	}
 	deps := httpapi.Deps{
 		Decider: decider, Ready: func() error { return nil }, Metrics: m.Handler(),
-		Logger: slog.New(slog.DiscardHandler),
+		Logger: slog.New(slog.DiscardHandler), Requests: m, // as serve wires it
 	}
 	return &benchService{decider: decider, handler: httpapi.New(deps), token: token, issuer: issuer, deps: deps}
 }
