@@ -55,7 +55,7 @@ func openBundles(ctx context.Context, c bundleConfig, engine *policy.Engine, log
 	var src bundleSource
 	var err error
 	if c.URL != "" {
-		if err := checkBundleURL(c.URL, read.Key != nil); err != nil {
+		if err := checkBundleURL(c.URL); err != nil {
 			return nil, fmt.Errorf("--bundle-url: %w", err)
 		}
 		src, err = bundle.NewHTTPSource(bundle.HTTPOptions{
@@ -76,16 +76,16 @@ func openBundles(ctx context.Context, c bundleConfig, engine *policy.Engine, log
 	return src, nil
 }
 
-// checkBundleURL accepts https, and plain http to a loopback host or for
-// signed bundles only: an unsigned bundle fetched in the clear could be
-// anybody's policies.
-func checkBundleURL(raw string, signed bool) error {
+// checkBundleURL accepts https, and plain http to a loopback host only: a
+// bundle fetched in the clear could be anybody's policies, or, signed, an
+// older set replayed (redirects are held to the same rule).
+func checkBundleURL(raw string) error {
 	u, err := parseHTTPURL(raw)
 	if err != nil {
 		return err
 	}
-	if u.Scheme == "http" && !signed && !isLoopback(u.Hostname()) {
-		return fmt.Errorf("%q is plain http to a host other than loopback, and an unsigned bundle fetched in the clear could be anybody's policies: use https, or sign the bundles and give --bundle-verification-key", raw)
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return fmt.Errorf("%q is plain http to a host other than loopback: a bundle fetched in the clear could be anybody's policies, or an older signed set replayed; use https", u.Redacted())
 	}
 	return nil
 }

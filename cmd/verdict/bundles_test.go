@@ -160,6 +160,13 @@ func TestServeFromABundle(t *testing.T) {
 
 	inst := startServing(t, issuer, args, emptyEnv)
 	waitBody(t, inst.base+"/readyz", "waiting for the first bundle")
+	// Nothing is decided by the built-in layer alone meanwhile.
+	var refused struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	if status := inst.post(t, "/v1/check", map[string]any{"action": "org:invoices:approve"}, &refused); status != http.StatusServiceUnavailable || refused.Error.Code != "unavailable" {
+		t.Errorf("a check before the first bundle = %d %+v, want 503 unavailable", status, refused)
+	}
 	host.serve(signed)
 	waitReady(t, inst.base)
 	if got := check(inst); got.Allow || got.Reason != "lockdown" {
@@ -187,5 +194,25 @@ func TestServeFromABundle(t *testing.T) {
 	waitReady(t, again.base) // the bundle server stays down: only the cache can make it ready
 	if got := check(again); got.PolicyRevision != served {
 		t.Errorf("from the cache: %+v, want revision %s", got, served)
+	}
+}
+
+// TestLibRefusesDataOPAWouldDrop: opa build packs only data.json and
+// data.yaml, so a directory with other data files is refused before a
+// bundle quietly loses them.
+func TestLibRefusesDataOPAWouldDrop(t *testing.T) {
+	t.Parallel()
+	dir := copyPolicies(t)
+	if err := os.Mkdir(filepath.Join(dir, "blocklist"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeTestFile(t, dir, "blocklist/blocked.json", `{"blocked_users": ["user_9"]}`)
+	var out lockedBuffer
+	err := run(context.Background(), []string{"verdict", "lib", dir}, emptyEnv, &out)
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "blocklist", "blocked.json")) {
+		t.Fatalf("verdict lib = %v, want the file opa build would leave out", err)
+	}
+	if _, statErr := os.Stat(filepath.Join(dir, ".verdict-builtin")); !os.IsNotExist(statErr) {
+		t.Error("the library was written all the same")
 	}
 }

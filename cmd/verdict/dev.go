@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/verdict-pdp/verdict/internal/authn"
@@ -59,12 +60,25 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	logger := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	followCgroupMemoryLimit(getenv, logger)
 	cfg.Verify = verifyConfig{ClockSkew: defaultClockSkew, TokenCacheSize: defaultTokenCacheSize, DecisionCacheSize: defaultDecisionCacheSize}
+	applyClerkWebhookEnv(&cfg.Revocation, getenv)
+	if cfg.Revocation.WebhookSecret == "" { // dev signs its own webhooks
+		if cfg.Revocation.WebhookSecret, err = newDevWebhookSecret(); err != nil {
+			return fmt.Errorf("create dev webhook secret: %w", err)
+		}
+	}
 	svc, err := newService(ctx, logger, stdout, src, keys, newMetrics(), cfg)
 	if err != nil {
 		return err
 	}
-	return svc.serve(ctx, cfg, devRoutes(issuer), func(addr net.Addr) {
-		printDevBanner(stdout, issuer, addr, src.dir)
+	var base atomic.Pointer[string]
+	relay, err := devWebhookRelay(cfg.Revocation.WebhookSecret, &base)
+	if err != nil {
+		return err
+	}
+	return svc.serve(ctx, cfg, devRoutes(issuer, relay), func(addr net.Addr) {
+		url := "http://" + localURLHost(addr)
+		base.Store(&url)
+		printDevBanner(stdout, issuer, addr, src.dir, cfg.Revocation.WebhookSecret)
 	})
 }
 
@@ -85,11 +99,13 @@ func isSet(fs *flag.FlagSet, name string) bool {
 	return found
 }
 
-// devRoutes are the endpoints only dev mode serves.
-func devRoutes(issuer *devtoken.Issuer) []httpapi.Route {
+// devRoutes are the endpoints only dev mode serves; webhooks relays
+// events to /v1/webhooks/clerk, signed (devWebhookRelay).
+func devRoutes(issuer *devtoken.Issuer, webhooks http.Handler) []httpapi.Route {
 	return []httpapi.Route{
 		{Method: http.MethodPost, Path: "/dev/tokens", Handler: issuer.Handler()},
 		{Method: http.MethodGet, Path: "/dev/jwks.json", Handler: jwksHandler(issuer.JWKS())},
+		{Method: http.MethodPost, Path: "/dev/webhooks/clerk", Handler: webhooks},
 	}
 }
 
@@ -102,7 +118,7 @@ func jwksHandler(jwks []byte) http.Handler {
 
 // printDevBanner prints where the dev server listens and a paste-ready
 // request with a freshly minted admin token.
-func printDevBanner(w io.Writer, issuer *devtoken.Issuer, addr net.Addr, policyDir string) {
+func printDevBanner(w io.Writer, issuer *devtoken.Issuer, addr net.Addr, policyDir, webhookSecret string) {
 	base := "http://" + localURLHost(addr)
 	req := devtoken.TokenRequest{
 		UserID: "user_dev", SessionID: "sess_dev", OrgID: "org_dev", OrgRole: "org:admin",
@@ -128,9 +144,15 @@ Ask for a decision with a token of an admin of org_dev, valid for one hour:
 Mint your own token (format v1 or v2; permissions are org:<feature>:<perm>):
 
   curl -s %[1]s/dev/tokens -H 'Content-Type: application/json' \
-    -d '{"user_id":"user_1","org_id":"org_dev","org_role":"org:member","org_slug":"acme","permissions":["org:posts:publish"],"format":"v2"}'
+    -d '{"user_id":"user_1","session_id":"sess_1","org_id":"org_dev","org_role":"org:member","org_slug":"acme","permissions":["org:posts:publish"],"format":"v2"}'
 
-`, base, policyDir, body)
+Revoke that session as Clerk's webhook would (signed with this server's dev
+secret %[4]s, and delivered to /v1/webhooks/clerk):
+
+  curl -s %[1]s/dev/webhooks/clerk -H 'Content-Type: application/json' \
+    -d '{"type":"session.revoked","object":"event","data":{"id":"sess_1","user_id":"user_1"}}'
+
+`, base, policyDir, body, webhookSecret)
 }
 
 // localURLHost turns a listen address into something a browser or curl on

@@ -58,12 +58,34 @@ type serviceConfig struct {
 	// routes, by the hashes of their API keys.
 	APIKeysFile string
 	TLS         tlsConfig
+	Revocation  revocationConfig
 	// Bundle, when enabled, is where the policies come from instead of
 	// the Policies directory (serve only).
 	Bundle bundleConfig
 	Keys   keyConfig
 	Verify verifyConfig
 }
+
+// revocationConfig says where revocations come from and are kept.
+type revocationConfig struct {
+	// WebhookSecret is Clerk's signing secret ("whsec_..."); empty leaves
+	// /v1/webhooks/clerk off.
+	WebhookSecret string
+	// RedisURL, when set, shares revocations between replicas through
+	// Redis; empty keeps them in the process.
+	RedisURL string
+	// TTL is how long a revocation is kept: at least the longest a
+	// session token lives.
+	TTL time.Duration
+}
+
+// enabled reports whether tokens are checked against revocations: this
+// replica takes webhooks, or others share theirs with it.
+func (c revocationConfig) enabled() bool { return c.WebhookSecret != "" || c.RedisURL != "" }
+
+// defaultRevocationTTL outlives Clerk's longest session token lifetimes
+// short of a custom one over an hour.
+const defaultRevocationTTL = time.Hour
 
 // tlsConfig names the files to serve HTTPS with; all empty means plain
 // HTTP.
@@ -239,6 +261,9 @@ func addServerFlags(fs *flag.FlagSet, c *serviceConfig) {
 	fs.Int64Var(&c.MaxInflightBytes, "max-inflight-bytes", httpapi.DefaultLimits.MaxInflightBytes, "most request-body bytes the decision routes decode and evaluate at once (bodies still arriving get a budget in proportion); more gets 503 with Retry-After")
 	fs.StringVar(&c.ShadowPolicies, "shadow-policies", "", "a candidate policy directory evaluated beside --policies for every decision, watched like it; never changes an answer (divergences in verdict_shadow_divergences_total and the decision log)")
 	fs.StringVar(&c.APIKeysFile, "api-keys-file", "", "callers allowed on /v1/*: a file of NAME sha256:HEX lines (HEX the SHA-256 of the key), re-read on change; requests must send Authorization: Bearer <key>; empty leaves the routes open")
+	fs.StringVar(&c.Revocation.WebhookSecret, "clerk-webhook-secret", "", "Clerk's webhook signing secret (whsec_..., also CLERK_WEBHOOK_SIGNING_SECRET): POST /v1/webhooks/clerk takes signed events that revoke sessions, users, memberships and organizations before their tokens expire")
+	fs.StringVar(&c.Revocation.RedisURL, "revocation-redis-url", "", "share revocations between replicas through this Redis (redis:// or rediss://); empty keeps them in the process")
+	fs.DurationVar(&c.Revocation.TTL, "revocation-ttl", defaultRevocationTTL, "how long a revocation is kept: at least the longest a session token lives")
 	fs.StringVar(&c.TLS.CertFile, "tls-cert-file", "", "serve HTTPS with this PEM certificate (chain), re-read on change; needs --tls-key-file")
 	fs.StringVar(&c.TLS.KeyFile, "tls-key-file", "", "the PEM private key of --tls-cert-file, re-read on change")
 	fs.StringVar(&c.TLS.ClientCAFile, "client-ca-file", "", "require client certificates signed by these PEM CAs (mutual TLS), re-read on change; needs TLS")
@@ -325,6 +350,14 @@ func applyClerkEnv(c *keyConfig, getenv func(string) string) {
 	}
 }
 
+// applyClerkWebhookEnv reads CLERK_WEBHOOK_SIGNING_SECRET, the name Clerk's
+// own SDKs read the webhook secret from, when the flag was not given.
+func applyClerkWebhookEnv(c *revocationConfig, getenv func(string) string) {
+	if c.WebhookSecret == "" {
+		c.WebhookSecret = getenv("CLERK_WEBHOOK_SIGNING_SECRET")
+	}
+}
+
 // validate checks that exactly one key source is configured.
 func (c keyConfig) validate() error {
 	var given []string
@@ -352,6 +385,9 @@ func (c keyConfig) validate() error {
 func (c serviceConfig) validateServer() error {
 	if err := c.TLS.validate(); err != nil {
 		return err
+	}
+	if c.Revocation.TTL <= 0 {
+		return fmt.Errorf("--revocation-ttl must be positive, got %s", c.Revocation.TTL)
 	}
 	if c.EvalTimeout < 0 {
 		return fmt.Errorf("--eval-timeout must not be negative, got %s", c.EvalTimeout)

@@ -75,6 +75,7 @@ func parseServeConfig(args []string, getenv func(string) string, out io.Writer) 
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	applyClerkEnv(&cfg.Keys, getenv)
+	applyClerkWebhookEnv(&cfg.Revocation, getenv)
 	return cfg, errors.Join(cfg.validateServer(), cfg.Bundle.validate(given["policies"]), cfg.Keys.validate(), cfg.Verify.validate())
 }
 
@@ -132,14 +133,15 @@ func loadKeys(c keyConfig, logger *slog.Logger, onRefresh func(error)) (authn.Ke
 	}
 }
 
-// parseHTTPURL parses raw as an http or https URL with a host.
+// parseHTTPURL parses raw as an http or https URL with a host. Its errors
+// never repeat a password the URL holds.
 func parseHTTPURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("invalid URL: %w", err)
+		return nil, errors.New("invalid URL") // url.Parse's error quotes all of it
 	}
 	if u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
-		return nil, fmt.Errorf("%q is not an http(s) URL", raw)
+		return nil, fmt.Errorf("%q is not an http(s) URL", u.Redacted())
 	}
 	return u, nil
 }
@@ -153,7 +155,7 @@ func checkJWKSURL(raw string, allowInsecure bool) error {
 		return err
 	}
 	if u.Scheme == "http" && !allowInsecure && !isLoopback(u.Hostname()) {
-		return fmt.Errorf("%q is plain http to a host other than loopback, and keys fetched in the clear can be replaced on the way: use https, or --allow-insecure-jwks-url", raw)
+		return fmt.Errorf("%q is plain http to a host other than loopback, and keys fetched in the clear can be replaced on the way: use https, or --allow-insecure-jwks-url", u.Redacted())
 	}
 	return nil
 }
@@ -166,7 +168,7 @@ func checkSecretURL(raw string) error {
 		return err
 	}
 	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
-		return fmt.Errorf("%q would send the secret key in cleartext: use https", raw)
+		return fmt.Errorf("%q would send the secret key in cleartext: use https", u.Redacted())
 	}
 	return nil
 }

@@ -52,6 +52,9 @@ type service struct {
 	servingPolicies atomic.Bool
 	// bundles feeds the engine from a bundle, nil with a directory.
 	bundles bundleSource
+	// revocations, nil when off, are the revocations in force and the
+	// webhooks that bring them.
+	revocations *revocations
 	// callers are the API keys allowed on the decision routes, nil when
 	// the routes are open.
 	callers *callers.File
@@ -86,7 +89,8 @@ func newService(ctx context.Context, logger *slog.Logger, stdout io.Writer, src 
 	fsys, dir := src.fsys, src.dir
 	if src.bundle.enabled() {
 		// Nothing serves until a bundle activates: the built-in layer
-		// alone, which knows no action, stands in (every check a deny).
+		// alone stands in, and the decision routes answer 503 meanwhile
+		// (it would decide without the team's rules and data).
 		fsys, dir = fstest.MapFS{}, "bundle"
 	}
 	var engine *policy.Engine
@@ -141,6 +145,11 @@ func newService(ctx context.Context, logger *slog.Logger, stdout io.Writer, src 
 			return nil, err
 		}
 	}
+	if cfg.Revocation.enabled() {
+		if svc.revocations, err = openRevocations(ctx, cfg.Revocation, logger, m); err != nil {
+			return nil, err
+		}
+	}
 	var shadow *authz.Shadow
 	var candidates *shadowPolicies
 	if cfg.ShadowPolicies != "" {
@@ -155,9 +164,11 @@ func newService(ctx context.Context, logger *slog.Logger, stdout io.Writer, src 
 		ClockSkew:         v.ClockSkew,
 	})
 	svc.log, svc.shadow, svc.shadowPolicies = log, shadow, candidates
-	svc.decider = authz.NewDecider(verifier, engine, m, authz.Options{
-		SessionCacheSize: v.TokenCacheSize, DecisionCacheSize: v.DecisionCacheSize, Log: decisions, Shadow: shadow,
-	})
+	opts := authz.Options{SessionCacheSize: v.TokenCacheSize, DecisionCacheSize: v.DecisionCacheSize, Log: decisions, Shadow: shadow}
+	if svc.revocations != nil {
+		opts.Revocations = svc.revocations.store
+	}
+	svc.decider = authz.NewDecider(verifier, engine, m, opts)
 	svc.callers, svc.tls = allowed, certs
 	return svc, nil
 }
@@ -199,9 +210,13 @@ func (s *service) serve(ctx context.Context, cfg serviceConfig, extra []httpapi.
 		// The kubelet's probes present no certificate: only the decision
 		// routes require one.
 		RequireClientCert: cfg.TLS.ClientCAFile != "",
+		PoliciesServing:   s.servingPolicies.Load,
 	}
 	if s.callers != nil {
 		deps.Callers = s.callers
+	}
+	if s.revocations != nil && s.revocations.receiver != nil {
+		deps.Webhooks = s.revocations.receiver
 	}
 	h := httpapi.New(deps)
 
@@ -211,6 +226,9 @@ func (s *service) serve(ctx context.Context, cfg serviceConfig, extra []httpapi.
 	defer func() {
 		cancel()
 		wg.Wait()
+		if s.revocations != nil {
+			s.revocations.close() // once nothing follows the store
+		}
 	}()
 	if s.watchPolicies {
 		wg.Go(func() { s.engine.Watch(ctx, policyPollInterval) })
@@ -243,6 +261,9 @@ func (s *service) serve(ctx context.Context, cfg serviceConfig, extra []httpapi.
 	}
 	if s.bundles != nil {
 		wg.Go(func() { s.bundles.Run(ctx) })
+	}
+	if s.revocations != nil {
+		wg.Go(func() { s.revocations.run(ctx) })
 	}
 
 	s.logger.Info("listening", "addr", ln.Addr().String(), "tls", s.tls != nil, "api_keys", s.callers != nil, "policy_revision", s.engine.Revision())

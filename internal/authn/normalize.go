@@ -30,6 +30,9 @@ func normalize(c *claimSet) (authz.Principal, error) {
 	if exp, ok := epochMillis(c.exp); ok {
 		p.ExpiresAt = time.UnixMilli(exp).UTC()
 	}
+	if iat, ok := epochMillis(c.iat); ok {
+		p.IssuedAt = time.UnixMilli(iat).UTC()
+	}
 	fea, _ := rawString(c.fea)
 	pla, _ := rawString(c.pla)
 	p.Features = splitList(fea)

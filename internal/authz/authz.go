@@ -40,6 +40,9 @@ type Principal struct {
 	// TokenVersion is 2 for Clerk's v2 session token format, else 1.
 	TokenVersion int       `json:"token_version"`
 	ExpiresAt    time.Time `json:"expires_at"`
+	// IssuedAt is iat, zero when the token does not carry it: a removed
+	// member's tokens issued before the removal are revoked.
+	IssuedAt time.Time `json:"-"`
 }
 
 // Resource is the object a check is about. OrgID names the tenant that owns it.

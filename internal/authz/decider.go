@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/verdict-pdp/verdict/internal/boundedmap"
+	"github.com/verdict-pdp/verdict/internal/revocation"
 )
 
 // Authenticator verifies a Clerk session token. A token that is not
@@ -47,7 +48,16 @@ const (
 	VerificationValid   = "valid"
 	VerificationExpired = "expired"
 	VerificationInvalid = "invalid"
+	// VerificationRevoked: a valid token that a revocation covers.
+	VerificationRevoked = "revoked"
 )
+
+// Revocations says whether a revocation in force covers a token.
+type Revocations interface {
+	// Covers is consulted for every verified token, cached or not: an
+	// in-memory lookup.
+	Covers(t revocation.Token, now time.Time) bool
+}
 
 // Decider answers checks: it verifies a token once for all the session's
 // checks (its session cache), evaluates the policies for each check and
@@ -62,6 +72,8 @@ type Decider struct {
 	shadow   *Shadow        // nil when off
 	hashers  sync.Pool      // of *tokenHasher, for session keys
 	now      func() time.Time
+	// revocations, nil when off, covers tokens revoked before they expire.
+	revocations Revocations
 }
 
 // Options tune a Decider.
@@ -83,6 +95,9 @@ type Options struct {
 	// with a candidate set, and hands every decision to its own log in
 	// place of Log.
 	Shadow *Shadow
+	// Revocations, when set, turns the tokens its revocations cover into
+	// session_revoked.
+	Revocations Revocations
 }
 
 // NewDecider returns a Decider. recorder may be nil.
@@ -90,7 +105,7 @@ func NewDecider(authn Authenticator, policies Evaluator, recorder Recorder, opts
 	if recorder == nil {
 		recorder = nopRecorder{}
 	}
-	d := &Decider{authn: authn, policies: policies, recorder: recorder, now: opts.Now, log: opts.Log, shadow: opts.Shadow}
+	d := &Decider{authn: authn, policies: policies, recorder: recorder, now: opts.Now, log: opts.Log, shadow: opts.Shadow, revocations: opts.Revocations}
 	if d.shadow != nil {
 		d.log = d.shadow
 	}
@@ -146,12 +161,30 @@ func (d *Decider) Authenticate(ctx context.Context, token string) (Session, erro
 		d.recorder.ObserveTokenVerification(verificationResult(te.Reason))
 		return Session{Rejected: te}, nil
 	}
+	p := v.subject.Principal()
+	if d.revoked(p) {
+		d.recorder.ObserveTokenVerification(VerificationRevoked)
+		return Session{Rejected: &TokenError{
+			Reason:  ReasonSessionRevoked,
+			Message: "the session, the user or the membership was revoked at Clerk after this token was issued",
+		}}, nil
+	}
 	d.recorder.ObserveTokenVerification(VerificationValid)
-	s := SessionFor(v.subject.Principal())
+	s := SessionFor(p)
 	if s.Rejected == nil {
 		s.verified = v
 	}
 	return s, nil
+}
+
+// revoked reports whether a revocation covers p's token. It is asked of
+// every request, so that a session cached before its revocation is not let
+// through.
+func (d *Decider) revoked(p Principal) bool {
+	if d.revocations == nil {
+		return false
+	}
+	return d.revocations.Covers(revocation.Token{SessionID: p.SessionID, UserID: p.UserID, OrgID: p.OrgID, IssuedAt: p.IssuedAt}, d.now())
 }
 
 // verified returns token's session: from the session cache while the

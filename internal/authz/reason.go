@@ -12,6 +12,7 @@ const (
 	ReasonTokenExpired           Reason = "token_expired"
 	ReasonTokenInvalid           Reason = "token_invalid"
 	ReasonSessionPending         Reason = "session_pending"
+	ReasonSessionRevoked         Reason = "session_revoked"
 	ReasonUnauthenticated        Reason = "unauthenticated"
 	ReasonUnknownAction          Reason = "unknown_action"
 	ReasonNoActiveOrg            Reason = "no_active_org"
@@ -51,11 +52,17 @@ const (
 // policies and api/openapi.yaml are tested against them.
 func DenyReasons() []Reason {
 	return []Reason{
-		ReasonTokenExpired, ReasonTokenInvalid, ReasonSessionPending, ReasonUnauthenticated,
+		ReasonTokenExpired, ReasonTokenInvalid, ReasonSessionPending, ReasonSessionRevoked, ReasonUnauthenticated,
 		ReasonUnknownAction, ReasonNoActiveOrg, ReasonTenantMissing, ReasonTenantMismatch,
 		ReasonMissingRole, ReasonMissingPermission, ReasonMissingFeature, ReasonMissingPlan,
 		ReasonReverificationRequired, ReasonImpersonationDenied,
 	}
+}
+
+// TokenReasons are the deny codes a token earns before the policies run:
+// the service gives them, never the policies.
+func TokenReasons() []Reason {
+	return []Reason{ReasonTokenExpired, ReasonTokenInvalid, ReasonSessionPending, ReasonSessionRevoked}
 }
 
 // AllowReasons are the default policies' allow codes.

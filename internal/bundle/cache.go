@@ -24,16 +24,21 @@ const (
 // belongs to one source.
 type Cache struct {
 	dir string
+	// source names where the bundles come from (the URL, redacted): a
+	// cache another source filled is not loaded, nor its ETag sent.
+	source string
 }
 
 // cacheMeta is what the server said about the cached bundle.
 type cacheMeta struct {
+	Source string `json:"source"`
 	ETag   string `json:"etag"`
 	Digest string `json:"digest"`
 }
 
-// NewCache returns the cache in dir, which Store creates when missing.
-func NewCache(dir string) *Cache { return &Cache{dir: dir} }
+// NewCache returns the cache in dir of the bundles from source, which
+// Store creates when missing.
+func NewCache(dir, source string) *Cache { return &Cache{dir: dir, source: source} }
 
 // Store replaces the cached bundle with b, which the server sent with
 // etag ("" for none).
@@ -44,7 +49,7 @@ func (c *Cache) Store(b *Bundle, etag string) error {
 	if err := writeAtomic(c.dir, cacheBundleFile, b.raw); err != nil {
 		return err
 	}
-	meta, err := json.Marshal(cacheMeta{ETag: etag, Digest: b.Digest()})
+	meta, err := json.Marshal(cacheMeta{Source: c.source, ETag: etag, Digest: b.Digest()})
 	if err != nil {
 		return fmt.Errorf("cache bundle: %w", err)
 	}
@@ -68,6 +73,11 @@ func (c *Cache) Load(opts ReadOptions) (*Bundle, string, error) {
 	if m, err := readRegular(filepath.Join(c.dir, cacheMetaFile), maxCacheMeta); err == nil {
 		// Unreadable metadata only costs a full download.
 		_ = json.Unmarshal(m, &meta)
+	}
+	if meta.Source != "" && meta.Source != c.source {
+		// A directory shared by two environments (or reused after a
+		// change of URL): their signing keys may be the same.
+		return nil, "", fmt.Errorf("cached bundle: from %s, not %s", meta.Source, c.source)
 	}
 	if meta.Digest != b.Digest() {
 		return b, "", nil

@@ -71,7 +71,7 @@ func TestCache(t *testing.T) {
 			t.Parallel()
 			dir := filepath.Join(t.TempDir(), "cache")
 			tt.setup(t, dir)
-			b, etag, err := bundle.NewCache(dir).Load(bundle.ReadOptions{})
+			b, etag, err := bundle.NewCache(dir, "").Load(bundle.ReadOptions{})
 			switch {
 			case tt.wantNotExist:
 				if !errors.Is(err, fs.ErrNotExist) {
@@ -92,7 +92,7 @@ func TestCache(t *testing.T) {
 
 func store(t *testing.T, dir string, b *bundle.Bundle, etag string) {
 	t.Helper()
-	if err := bundle.NewCache(dir).Store(b, etag); err != nil {
+	if err := bundle.NewCache(dir, "").Store(b, etag); err != nil {
 		t.Fatalf("Store: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"sync"
@@ -85,6 +86,9 @@ func NewHTTPSource(opts HTTPOptions) (*HTTPSource, error) {
 	if opts.Client == nil {
 		opts.Client = &http.Client{Timeout: defaultHTTPTimeout}
 	}
+	client := *opts.Client // a copy, with the redirect policy
+	client.CheckRedirect = checkRedirect
+	opts.Client = &client
 	if opts.Interval <= 0 {
 		opts.Interval = DefaultInterval
 	}
@@ -101,7 +105,7 @@ func NewHTTPSource(opts HTTPOptions) (*HTTPSource, error) {
 	opts.Read.Limits = opts.Read.Limits.withDefaults()
 	s := &HTTPSource{opts: opts, name: u.Redacted()}
 	if opts.CacheDir != "" {
-		s.cache = NewCache(opts.CacheDir)
+		s.cache = NewCache(opts.CacheDir, s.name)
 	}
 	return s, nil
 }
@@ -264,4 +268,26 @@ func (s *HTTPSource) offer(ctx context.Context, raw []byte, etag string) (Result
 		}
 	}
 	return ResultActivated, nil
+}
+
+// maxRedirects bounds the redirects one poll follows.
+const maxRedirects = 5
+
+// checkRedirect follows a bundle server's redirects (a CDN, object
+// storage) but never to plain http, except to this machine: a bundle
+// asked for over TLS must arrive over TLS, whoever redirects.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	if req.URL.Scheme != "https" && !isLoopback(req.URL.Hostname()) {
+		return fmt.Errorf("refused a redirect to plain http (%s)", req.URL.Redacted())
+	}
+	return nil
+}
+
+// isLoopback reports whether host names this machine.
+func isLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || ip != nil && ip.IsLoopback()
 }

@@ -243,7 +243,7 @@ func TestHTTPCachesActivatedBundles(t *testing.T) {
 	if _, err := startFrom(t, srv.URL, dir, bs.key.key, newService()); err != nil {
 		t.Fatal(err)
 	}
-	cached, _, err := bundle.NewCache(dir).Load(bundle.ReadOptions{Key: bs.key.key})
+	cached, _, err := bundle.NewCache(dir, srv.URL).Load(bundle.ReadOptions{Key: bs.key.key})
 	if err != nil {
 		t.Fatal(err)
 	}

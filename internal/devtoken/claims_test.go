@@ -194,7 +194,7 @@ func wantPrincipal(req devtoken.TokenRequest, format string) authz.Principal {
 	p := authz.Principal{
 		Authenticated: true, UserID: devtoken.DefaultUserID, SessionID: devtoken.DefaultSessionID,
 		OrgID: req.OrgID, OrgSlug: req.OrgSlug, OrgPermissions: slices.Compact(slices.Sorted(slices.Values(req.Permissions))),
-		Plans: req.Plans, TokenVersion: 1, ExpiresAt: testNow().Add(devtoken.DefaultTTL).UTC(),
+		Plans: req.Plans, TokenVersion: 1, ExpiresAt: testNow().Add(devtoken.DefaultTTL).UTC(), IssuedAt: testNow().UTC(),
 	}
 	if req.OrgRole != "" {
 		p.OrgRole = "org:" + trimOrg(req.OrgRole)

@@ -83,7 +83,7 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 		logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path,
 			"status", e.Status, "error", e.Error(), "request_id", requestIDFrom(r.Context()))
 	}
-	if e.Code == codeOverloaded {
+	if e.Status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}
 	var body errorBody

@@ -60,6 +60,13 @@ type Deps struct {
 	RequireClientCert bool
 	// Requests, when set, counts every request answered.
 	Requests RequestRecorder
+	// PoliciesServing, when set, reports whether a policy set serves: the
+	// decision routes answer 503 until one does (a bundle source may
+	// start without one).
+	PoliciesServing func() bool
+	// Webhooks, when set, takes Clerk's webhooks at /v1/webhooks/clerk
+	// (signed, so no caller key is asked of them); the path is 404 without.
+	Webhooks Webhooks
 }
 
 type server struct {
@@ -97,12 +104,18 @@ func New(d Deps) http.Handler {
 		if d.Callers != nil {
 			r.Use(requireCaller(s, d.Callers))
 		}
+		if d.PoliciesServing != nil {
+			r.Use(requirePolicies(s, d.PoliciesServing))
+		}
 		r.Use(admit.middleware(s))
 		r.Method(http.MethodPost, "/v1/check", s.handleCheck())
 		r.Method(http.MethodPost, "/v1/check/batch", s.handleBatch())
 		r.Method(http.MethodPost, "/v1/authenticate", s.handleAuthenticate())
 		r.Method(http.MethodPost, "/v1/has", s.handleHas())
 	})
+	if d.Webhooks != nil {
+		r.With(admit.middleware(s)).Method(http.MethodPost, "/v1/webhooks/clerk", s.handleClerkWebhook(d.Webhooks))
+	}
 	r.Method(http.MethodGet, "/healthz", s.handleHealthz())
 	r.Method(http.MethodGet, "/readyz", s.handleReadyz())
 	r.Method(http.MethodGet, "/metrics", d.Metrics)

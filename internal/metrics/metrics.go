@@ -49,6 +49,8 @@ type Metrics struct {
 	lastReload      prometheus.Gauge
 	bundleRequests  *prometheus.CounterVec
 	apiKeysReloads  *prometheus.CounterVec
+	revocations     *prometheus.CounterVec
+	revocationErrs  prometheus.Counter
 	reasons         reasonLabels
 	now             func() time.Time
 }
@@ -82,7 +84,7 @@ func New(build BuildInfo, knownReasons ...string) *Metrics {
 		}),
 		verifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "verdict_token_verifications_total",
-			Help: "Session tokens verified, by result (valid, expired, invalid).",
+			Help: "Session tokens verified, by result (valid, expired, invalid; revoked: valid, but a revocation from a Clerk webhook covers it).",
 		}, []string{"result"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "verdict_policy_reloads_total",
@@ -153,6 +155,14 @@ func New(build BuildInfo, knownReasons ...string) *Metrics {
 			Name: "verdict_api_keys_reloads_total",
 			Help: "Changes to the API keys file, by result (success; failure keeps the keys in force).",
 		}, []string{"result"}),
+		revocations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "verdict_revocations_total",
+			Help: "Clerk webhook events taken, by event type (ignored: a type that revokes nothing).",
+		}, []string{"event"}),
+		revocationErrs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "verdict_revocation_store_errors_total",
+			Help: "Failures of the shared revocation store (Redis unreachable, a message unreadable); the replica keeps serving with what it knows.",
+		}),
 	}
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "verdict_build_info",
@@ -163,7 +173,7 @@ func New(build BuildInfo, knownReasons ...string) *Metrics {
 		m.decisions, m.duration, m.verifications, m.reloads, m.tokenCache, m.decisionCache, m.evalTimeouts,
 		m.logWritten, m.logDropped, m.shadow, m.divergences, m.shadowSkipped,
 		m.requests, m.requestDuration, m.jwksRefreshes, m.jwksLastSuccess, m.revision, m.lastReload,
-		m.bundleRequests, m.apiKeysReloads, buildInfo,
+		m.bundleRequests, m.apiKeysReloads, m.revocations, m.revocationErrs, buildInfo,
 		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
 			// How long ready goroutines wait for a CPU, and how long the
 			// collector stops the world: where a latency tail comes from
@@ -174,7 +184,7 @@ func New(build BuildInfo, knownReasons ...string) *Metrics {
 	)
 	// Pre-create the fixed series so dashboards and alerts see zeros rather
 	// than missing data before the first event.
-	for _, r := range []string{"valid", "expired", "invalid"} {
+	for _, r := range []string{"valid", "expired", "invalid", "revoked"} {
 		m.verifications.WithLabelValues(r)
 	}
 	for _, r := range []string{"success", "failure"} {
@@ -227,6 +237,22 @@ func (m *Metrics) InitBundleRequests(results ...string) {
 func (m *Metrics) ObserveBundleRequest(result string) {
 	m.bundleRequests.WithLabelValues(result).Inc()
 }
+
+// InitRevocations creates the revocation series at zero, one per event
+// type, for a service that takes Clerk's webhooks.
+func (m *Metrics) InitRevocations(eventTypes ...string) {
+	for _, e := range eventTypes {
+		m.revocations.WithLabelValues(e)
+	}
+}
+
+// ObserveRevocation counts one webhook event taken (eventType is one of
+// the types InitRevocations created).
+func (m *Metrics) ObserveRevocation(eventType string) { m.revocations.WithLabelValues(eventType).Inc() }
+
+// ObserveRevocationStoreError counts one failure of the shared
+// revocation store.
+func (m *Metrics) ObserveRevocationStoreError(error) { m.revocationErrs.Inc() }
 
 // ObserveAPIKeysReload counts one change to the API keys file.
 func (m *Metrics) ObserveAPIKeysReload(err error) {

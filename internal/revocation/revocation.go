@@ -119,7 +119,11 @@ func (s *Set) Add(r Revocation, now time.Time) {
 		s.sweepLocked(now)
 	}
 	if len(s.entries) >= s.max {
-		s.evictLocked()
+		first, until := s.firstToExpireLocked()
+		if r.Until.Before(until) {
+			return // r itself is the one that expires first
+		}
+		delete(s.entries, first)
 	}
 	s.entries[k] = r
 }
@@ -180,8 +184,8 @@ func (s *Set) sweepLocked(now time.Time) {
 	}
 }
 
-// evictLocked forgets the revocation that expires first.
-func (s *Set) evictLocked() {
+// firstToExpireLocked returns the revocation that expires first.
+func (s *Set) firstToExpireLocked() (setKey, time.Time) {
 	var first setKey
 	var until time.Time
 	for k, r := range s.entries {
@@ -189,7 +193,7 @@ func (s *Set) evictLocked() {
 			first, until = k, r.Until
 		}
 	}
-	delete(s.entries, first)
+	return first, until
 }
 
 // Local is the store of one process: revocations are in force here only

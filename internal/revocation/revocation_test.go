@@ -80,6 +80,10 @@ func TestSetIsBounded(t *testing.T) {
 			t.Errorf("session %s covered %v, want %v", sid, got, want)
 		}
 	}
+	add("sooner", 30*time.Second) // would expire before every one held: not taken
+	if s.Covers(revocation.Token{SessionID: "sooner"}, t0) || !s.Covers(revocation.Token{SessionID: "a"}, t0) {
+		t.Error("a full Set dropped a longer-lived revocation for one that expires sooner")
+	}
 	s.Add(revocation.Revocation{Kind: revocation.Session, Key: "expired", At: t0, Until: t0}, t0)
 	if s.Len() != 3 || s.Covers(revocation.Token{SessionID: "expired"}, t0) {
 		t.Error("an already expired revocation was added")
