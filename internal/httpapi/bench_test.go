@@ -19,6 +19,7 @@ import (
 	"github.com/verdict-pdp/verdict/internal/httpapi"
 	"github.com/verdict-pdp/verdict/internal/metrics"
 	"github.com/verdict-pdp/verdict/internal/policy"
+	"github.com/verdict-pdp/verdict/internal/revocation"
 )
 
 // benchService is the real decision path: verifier, the Decider's session cache,
@@ -206,6 +207,48 @@ func BenchmarkDecisionUniqueResources(b *testing.B) {
 	}{
 		{"cache-on", authz.Options{DecisionCacheSize: 50000}},
 		{"cache-off", authz.Options{}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			s := newBenchServiceWith(b, c.opts)
+			ctx := context.Background()
+			check := benchCheck
+			res := *benchCheck.Resource
+			check.Resource = &res
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				res.ID = "t" + strconv.Itoa(i)
+				if _, err := s.decider.Check(ctx, s.token, check); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDecisionRevocations is BenchmarkDecisionUniqueResources with
+// revocations checked: none kept, and 100,000 kept (none covering the
+// token), against revocation off.
+func BenchmarkDecisionRevocations(b *testing.B) {
+	now := time.Now()
+	full := revocation.NewLocal(0)
+	for i := range 100_000 {
+		r := revocation.Revocation{Kind: revocation.Session, Key: "sess_" + strconv.Itoa(i), At: now, Until: now.Add(time.Hour)}
+		if i%2 == 1 {
+			r.Kind, r.Key = revocation.Membership, revocation.MembershipKey("org_1", "user_"+strconv.Itoa(i+10))
+		}
+		if err := full.Revoke(context.Background(), r); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		opts authz.Options
+	}{
+		{"off", authz.Options{}},
+		{"none-kept", authz.Options{Revocations: revocation.NewLocal(0)}},
+		{"100k-kept", authz.Options{Revocations: full}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			s := newBenchServiceWith(b, c.opts)
