@@ -118,27 +118,24 @@ func newService(ctx context.Context, logger *slog.Logger, stdout io.Writer, src 
 		svc.servingPolicies.Store(true)
 	}
 	m.ObservePolicyRevision(engine.Revision())
-	var log *decisionlog.Writer
 	var decisions authz.DecisionLog
 	if cfg.DecisionLog != "" {
-		log, err = decisionlog.Open(cfg.DecisionLog, decisionlog.Options{
+		svc.log, err = decisionlog.Open(cfg.DecisionLog, decisionlog.Options{
 			Mask: engine.DecisionLogMask, OnWritten: m.ObserveDecisionLogWritten, OnDropped: m.ObserveDecisionLogDropped,
 			Logger: logger, Stdout: stdout,
 		})
 		if err != nil {
 			return nil, err
 		}
-		decisions = log
+		decisions = svc.log
 	}
-	var allowed *callers.File
 	if cfg.APIKeysFile != "" {
-		if allowed, err = callers.Open(cfg.APIKeysFile, callers.Options{Logger: logger, OnReload: m.ObserveAPIKeysReload}); err != nil {
+		if svc.callers, err = callers.Open(cfg.APIKeysFile, callers.Options{Logger: logger, OnReload: m.ObserveAPIKeysReload}); err != nil {
 			return nil, fmt.Errorf("--api-keys-file: %w", err)
 		}
 	}
-	var certs *tlsfiles.Files
 	if cfg.TLS.enabled() {
-		certs, err = tlsfiles.Load(tlsfiles.Options{
+		svc.tls, err = tlsfiles.Load(tlsfiles.Options{
 			CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, ClientCAFile: cfg.TLS.ClientCAFile, Logger: logger,
 		})
 		if err != nil {
@@ -150,12 +147,10 @@ func newService(ctx context.Context, logger *slog.Logger, stdout io.Writer, src 
 			return nil, err
 		}
 	}
-	var shadow *authz.Shadow
-	var candidates *shadowPolicies
 	if cfg.ShadowPolicies != "" {
-		candidates = &shadowPolicies{dir: cfg.ShadowPolicies, logger: logger, timeout: cfg.EvalTimeout}
-		candidates.load(ctx)
-		shadow = authz.NewShadow(authz.ShadowOptions{Policies: candidates.evaluator, Log: decisions, Recorder: m})
+		svc.shadowPolicies = &shadowPolicies{dir: cfg.ShadowPolicies, logger: logger, timeout: cfg.EvalTimeout}
+		svc.shadowPolicies.load(ctx)
+		svc.shadow = authz.NewShadow(authz.ShadowOptions{Policies: svc.shadowPolicies.evaluator, Log: decisions, Recorder: m})
 	}
 	verifier := authn.NewVerifier(authn.Config{
 		Keys:              keys,
@@ -163,13 +158,11 @@ func newService(ctx context.Context, logger *slog.Logger, stdout io.Writer, src 
 		AuthorizedParties: v.AuthorizedParties,
 		ClockSkew:         v.ClockSkew,
 	})
-	svc.log, svc.shadow, svc.shadowPolicies = log, shadow, candidates
-	opts := authz.Options{SessionCacheSize: v.TokenCacheSize, DecisionCacheSize: v.DecisionCacheSize, Log: decisions, Shadow: shadow}
+	opts := authz.Options{SessionCacheSize: v.TokenCacheSize, DecisionCacheSize: v.DecisionCacheSize, Log: decisions, Shadow: svc.shadow}
 	if svc.revocations != nil {
 		opts.Revocations = svc.revocations.store
 	}
 	svc.decider = authz.NewDecider(verifier, engine, m, opts)
-	svc.callers, svc.tls = allowed, certs
 	return svc, nil
 }
 
