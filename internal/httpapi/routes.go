@@ -114,7 +114,8 @@ func New(d Deps) http.Handler {
 		r.Method(http.MethodPost, "/v1/has", s.handleHas())
 	})
 	if d.Webhooks != nil {
-		r.With(admit.middleware(s)).Method(http.MethodPost, "/v1/webhooks/clerk", s.handleClerkWebhook(d.Webhooks))
+		hooks := newAdmission(maxWebhookInflightBytes, maxWebhookBodyBytes)
+		r.With(hooks.middleware(s)).Method(http.MethodPost, "/v1/webhooks/clerk", s.handleClerkWebhook(d.Webhooks))
 	}
 	r.Method(http.MethodGet, "/healthz", s.handleHealthz())
 	r.Method(http.MethodGet, "/readyz", s.handleReadyz())

@@ -14,6 +14,14 @@ type Webhooks interface {
 	Receive(ctx context.Context, body []byte, h http.Header) error
 }
 
+// Webhook bodies are Clerk events, a few kilobytes: they are admitted on
+// budgets of their own, so that deliveries (which need no caller key) can
+// never take the decision routes' budget from the callers.
+const (
+	maxWebhookBodyBytes     = 256 << 10
+	maxWebhookInflightBytes = 1 << 20
+)
+
 // codeUnavailable is the envelope's code for a webhook whose revocations
 // are in force here but not shared yet: Clerk delivers it again.
 const codeUnavailable = "unavailable"
@@ -40,6 +48,9 @@ func webhookError(err error) error {
 			Message: "the webhook's signature is missing or wrong, or its timestamp is more than 5 minutes off"}
 	case errors.Is(err, clerkwebhook.ErrNotAnEvent):
 		return &Error{Status: http.StatusBadRequest, Code: codeBadRequest, Message: err.Error()}
+	case errors.Is(err, revocation.ErrFull):
+		return &Error{Status: http.StatusServiceUnavailable, Code: codeUnavailable, Err: err,
+			Message: "the revocations in force fill this replica's store; deliver it again"}
 	case errors.Is(err, revocation.ErrNotShared):
 		return &Error{Status: http.StatusServiceUnavailable, Code: codeUnavailable, Err: err,
 			Message: "the revocation is in force on this replica but could not be shared with the others yet; deliver it again"}

@@ -109,11 +109,9 @@ func NewRedis(ctx context.Context, o RedisOptions) (*Redis, error) {
 	redacted := redactURL(o.URL)
 	opts, err := redis.ParseURL(o.URL)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) { // its message holds the URL, password and all
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("revocation store: malformed Redis URL %s: %v", redacted, err)
+		// The parser's message quotes what it could not read, a password
+		// or a query holding one included: say only which setting.
+		return nil, errors.New("revocation store: malformed --revocation-redis-url (want redis://[user:password@]host:port[/db] or rediss://…)")
 	}
 	opts.ContextTimeoutEnabled = true
 	// One dial per attempt: with Redis down, Revoke fails at once (the
@@ -175,7 +173,10 @@ func (s *Redis) Revoke(ctx context.Context, r Revocation) error {
 		r.Until = r.At.Add(s.ttl)
 	}
 	now := s.now()
-	s.set.Add(r, now)
+	if err := add(s.set, r, now); err != nil {
+		s.fail("revocation refused", err)
+		return err
+	}
 	if !r.Until.After(now) {
 		return nil // covers nothing any more: nothing to share
 	}
@@ -280,7 +281,22 @@ func (s *Redis) receive(payload string) {
 		s.fail("message ignored", fmt.Errorf("message on %s: %w", s.channel, err))
 		return
 	}
-	s.set.Add(r, s.now())
+	s.addShared(r, s.now())
+}
+
+// addShared adds a revocation read from Redis, which anybody who can
+// write there may have put: no later than the TTL (plus a minute for the
+// replicas' clocks) can it be in force, since every revocation is kept
+// until at most its event's time, or its receipt, plus the TTL.
+func (s *Redis) addShared(r Revocation, now time.Time) bool {
+	if latest := now.Add(s.ttl + time.Minute); s.ttl > 0 && r.Until.After(latest) {
+		r.Until = latest
+	}
+	if !s.set.Add(r, now) && r.Until.After(now) {
+		s.report(fmt.Errorf("%w: a revocation from Redis was not taken", ErrFull))
+		return false
+	}
+	return true
 }
 
 // load adds every live revocation in Redis to the Set, at most the Set's
@@ -316,8 +332,9 @@ func (s *Redis) load(ctx context.Context) error {
 					s.report(fmt.Errorf("key %s: %w", chunk[i], err))
 					continue
 				}
-				s.set.Add(r, now)
-				loaded++
+				if s.addShared(r, now) {
+					loaded++
+				}
 			}
 		}
 		cursor = next

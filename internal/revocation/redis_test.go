@@ -466,6 +466,8 @@ func TestNewRedisMalformedURL(t *testing.T) {
 		"redis://:s3cret@127.0.0.1:6379/db",
 		"redis://:s3cret@127.0.0.1:6379/0?surprise=1",
 		"redis://:s3cret@127.0.0.1:6379/%zz",
+		"redis://:s3cr/et@127.0.0.1:6379",
+		"redis://127.0.0.1:6379/0?password=s3cret",
 	} {
 		_, err := revocation.NewRedis(t.Context(), revocation.RedisOptions{URL: url})
 		if err == nil {
@@ -475,5 +477,31 @@ func TestNewRedisMalformedURL(t *testing.T) {
 		if strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("NewRedis(%q) = %v: the error shows the password", url, err)
 		}
+	}
+}
+
+// TestRedisClampsWhatOthersWrite: whoever can publish on the channel
+// cannot keep a revocation beyond the TTL (nor fill the Set with ones that
+// never expire): a revocation read from Redis is in force at most the TTL
+// and a minute from its receipt.
+func TestRedisClampsWhatOthersWrite(t *testing.T) {
+	t.Parallel()
+	srv := testredis.Start(t)
+	raw := rawClient(t, srv.URL)
+	a := newReplica(t, srv.URL, time.Hour, true)
+	if !eventually(5*time.Second, a.Connected) {
+		t.Fatal("the replica did not connect")
+	}
+	now := time.Now()
+	forever := `{"kind":"session","key":"sess_forever","at":"` + now.Format(time.RFC3339Nano) + `","until":"9999-12-31T00:00:00Z"}`
+	if err := raw.Publish(t.Context(), revocation.DefaultPrefix+"events", forever).Err(); err != nil {
+		t.Fatal(err)
+	}
+	tok := revocation.Token{SessionID: "sess_forever"}
+	if !eventually(time.Second, func() bool { return a.Covers(tok, time.Now()) }) {
+		t.Fatal("the published revocation was not applied")
+	}
+	if a.Covers(tok, now.Add(time.Hour+2*time.Minute)) {
+		t.Error("a revocation published to last forever is in force beyond the TTL and a minute")
 	}
 }

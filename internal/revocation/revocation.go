@@ -11,6 +11,8 @@ package revocation
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -80,6 +82,7 @@ type Set struct {
 	mu      sync.RWMutex
 	entries map[setKey]Revocation
 	max     int
+	swept   time.Time // the last sweep of a full Set
 }
 
 // DefaultMaxEntries bounds a Set: some hundred bytes each, 20 MiB or so.
@@ -94,13 +97,15 @@ func NewSet(max int) *Set {
 	return &Set{entries: map[setKey]Revocation{}, max: max}
 }
 
-// Add puts r in force until r.Until. Of two revocations of one key the
-// later At and the later Until are kept. When the Set is full, the
-// revocations that expire first make room: they cover the tokens closest
-// to expiring.
-func (s *Set) Add(r Revocation, now time.Time) {
+// Add puts r in force until r.Until, and reports whether it is. Of two
+// revocations of one key the later At and the later Until are kept. A
+// full Set takes no new key: it forgets expired revocations (at most once
+// a second, so that a flood of additions cannot hold the lock that every
+// decision reads under) and refuses r if still full. A revocation still
+// in force is never dropped for another.
+func (s *Set) Add(r Revocation, now time.Time) bool {
 	if !r.Until.After(now) {
-		return
+		return false
 	}
 	k := setKey{r.Kind, r.Key}
 	s.mu.Lock()
@@ -113,19 +118,16 @@ func (s *Set) Add(r Revocation, now time.Time) {
 			r.Until = old.Until
 		}
 		s.entries[k] = r
-		return
+		return true
 	}
-	if len(s.entries) >= s.max {
+	if len(s.entries) >= s.max && now.Sub(s.swept) >= time.Second {
 		s.sweepLocked(now)
 	}
 	if len(s.entries) >= s.max {
-		first, until := s.firstToExpireLocked()
-		if r.Until.Before(until) {
-			return // r itself is the one that expires first
-		}
-		delete(s.entries, first)
+		return false
 	}
 	s.entries[k] = r
+	return true
 }
 
 // Covers reports whether a revocation in force at now covers t.
@@ -177,23 +179,12 @@ func (s *Set) Sweep(now time.Time) {
 }
 
 func (s *Set) sweepLocked(now time.Time) {
+	s.swept = now
 	for k, r := range s.entries {
 		if !r.Until.After(now) {
 			delete(s.entries, k)
 		}
 	}
-}
-
-// firstToExpireLocked returns the revocation that expires first.
-func (s *Set) firstToExpireLocked() (setKey, time.Time) {
-	var first setKey
-	var until time.Time
-	for k, r := range s.entries {
-		if until.IsZero() || r.Until.Before(until) {
-			first, until = k, r.Until
-		}
-	}
-	return first, until
 }
 
 // Local is the store of one process: revocations are in force here only
@@ -206,9 +197,21 @@ type Local struct {
 // NewLocal returns an empty Local store of at most max revocations.
 func NewLocal(max int) *Local { return &Local{set: NewSet(max), now: time.Now} }
 
-// Revoke puts r in force; it never fails.
+// Revoke puts r in force; it fails only when the Set is full.
 func (l *Local) Revoke(_ context.Context, r Revocation) error {
-	l.set.Add(r, l.now())
+	return add(l.set, r, l.now())
+}
+
+// ErrFull means a revocation could not be put in force: the Set holds as
+// many as it may, all still in force. A caller that can be asked again (a
+// webhook delivery) should ask to be.
+var ErrFull = errors.New("the revocations in force fill the store")
+
+// add puts r in force in set, or says why it is not.
+func add(set *Set, r Revocation, now time.Time) error {
+	if !set.Add(r, now) && r.Until.After(now) {
+		return fmt.Errorf("%w (%d)", ErrFull, set.max)
+	}
 	return nil
 }
 

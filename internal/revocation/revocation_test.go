@@ -2,6 +2,7 @@ package revocation_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -60,37 +61,57 @@ func TestAddKeepsTheWidest(t *testing.T) {
 	}
 }
 
-// TestSetIsBounded: a full Set makes room by forgetting what expires
-// first, expired revocations before anything.
+// TestSetIsBounded: a full Set takes no new key (a revocation in force is
+// never dropped for another) until a sweep frees room, and says so.
 func TestSetIsBounded(t *testing.T) {
 	t.Parallel()
 	s := revocation.NewSet(3)
-	add := func(sid string, until time.Duration) {
-		s.Add(revocation.Revocation{Kind: revocation.Session, Key: sid, At: t0, Until: t0.Add(until)}, t0)
+	add := func(sid string, until time.Duration, at time.Time) bool {
+		return s.Add(revocation.Revocation{Kind: revocation.Session, Key: sid, At: t0, Until: t0.Add(until)}, at)
 	}
-	add("a", time.Hour)
-	add("b", time.Minute)
-	add("c", 2*time.Hour)
-	add("d", 3*time.Hour)
-	if s.Len() != 3 {
-		t.Fatalf("Len = %d, want 3", s.Len())
+	for sid, until := range map[string]time.Duration{"a": time.Hour, "b": time.Minute, "c": 2 * time.Hour} {
+		if !add(sid, until, t0) {
+			t.Fatalf("%s refused with room to spare", sid)
+		}
 	}
-	for sid, want := range map[string]bool{"a": true, "b": false, "c": true, "d": true} {
+	if add("d", 3*time.Hour, t0) || add("sooner", 30*time.Second, t0) {
+		t.Error("a full Set took a new key")
+	}
+	if !add("a", 90*time.Minute, t0) {
+		t.Error("a full Set refused to widen a key it holds")
+	}
+	for sid, want := range map[string]bool{"a": true, "b": true, "c": true, "d": false, "sooner": false} {
 		if got := s.Covers(revocation.Token{SessionID: sid}, t0); got != want {
 			t.Errorf("session %s covered %v, want %v", sid, got, want)
 		}
 	}
-	add("sooner", 30*time.Second) // would expire before every one held: not taken
-	if s.Covers(revocation.Token{SessionID: "sooner"}, t0) || !s.Covers(revocation.Token{SessionID: "a"}, t0) {
-		t.Error("a full Set dropped a longer-lived revocation for one that expires sooner")
-	}
-	s.Add(revocation.Revocation{Kind: revocation.Session, Key: "expired", At: t0, Until: t0}, t0)
-	if s.Len() != 3 || s.Covers(revocation.Token{SessionID: "expired"}, t0) {
+	if add("expired", 0, t0) || s.Len() != 3 {
 		t.Error("an already expired revocation was added")
+	}
+	// Two minutes on, b has expired: the next addition sweeps and fits.
+	if !add("d", 3*time.Hour, t0.Add(2*time.Minute)) || s.Covers(revocation.Token{SessionID: "b"}, t0.Add(2*time.Minute)) {
+		t.Error("a full Set with an expired revocation did not make room")
 	}
 	s.Sweep(t0.Add(150 * time.Minute))
 	if s.Len() != 1 {
 		t.Errorf("after sweeping, Len = %d, want 1", s.Len())
+	}
+}
+
+// TestLocalRefusesWhenFull: a Local store that cannot put a revocation in
+// force says so (the webhook is then asked again).
+func TestLocalRefusesWhenFull(t *testing.T) {
+	t.Parallel()
+	l := revocation.NewLocal(1)
+	now := time.Now()
+	rev := func(sid string) revocation.Revocation {
+		return revocation.Revocation{Kind: revocation.Session, Key: sid, At: now, Until: now.Add(time.Hour)}
+	}
+	if err := l.Revoke(context.Background(), rev("a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Revoke(context.Background(), rev("b")); !errors.Is(err, revocation.ErrFull) {
+		t.Errorf("Revoke on a full store = %v, want ErrFull", err)
 	}
 }
 
