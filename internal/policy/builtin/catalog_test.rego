@@ -78,9 +78,8 @@ test_a_grant_in_any_requirement_names_the_allow if {
 
 # The contract: an allow names the first role or permission term that holds.
 # An admin who also carries org:posts:publish satisfies both terms of the
-# shipped posts:publish entry. Skipped (todo_): catalog.outcome raises
-# eval_conflict_error today when two grant terms with different messages
-# hold (a 500 from the service). Rename to test_ once it is fixed.
+# shipped posts:publish entry (two grant terms with different messages
+# holding at once must not be an eval_conflict_error, a 500).
 test_when_several_grants_hold_the_first_listed_names_the_allow if {
 	both := object.union(admin, {"org_permissions": ["org:posts:publish"]})
 	outcome(both, "posts:publish").reason == "role"
@@ -259,9 +258,9 @@ test_requires_must_be_a_list if {
 	problems({"a:b": {"requires": null}}) == want
 }
 
-# Skipped (todo_): an entry without "requires" (a typo such as "require")
-# and an entry that is not an object report no problem today, and the first
-# then allows every member as membership. Rename to test_ once fixed.
+# An entry without "requires" (a typo such as "require") and an entry that
+# is not an object are problems: the first would otherwise allow every
+# member as membership.
 test_an_entry_without_requires_or_not_an_object_is_a_problem if {
 	want := {"catalog entry a:b: must be an object with a \"requires\" list"}
 	problems({"a:b": {"require": []}}) == want
@@ -285,9 +284,9 @@ test_any_of_must_be_a_non_empty_list if {
 	req_problems({"any_of": "org:admin"}) == {"catalog entry a:b: requirement 0: must be an object with an \"any_of\" list"}
 }
 
-# Skipped (todo_): a requirement without "any_of" (a typo such as "anyof")
-# reports no problem today and then never fails; one that is not an object
-# raises a builtin error instead of a problem. Rename to test_ once fixed.
+# A requirement without "any_of" (a typo such as "anyof") is a problem, as
+# is one that is not an object: the first would otherwise never fail, the
+# second raise a builtin error instead of a problem.
 test_a_requirement_without_any_of_or_not_an_object_is_a_problem if {
 	want := {"catalog entry a:b: requirement 0: must be an object with an \"any_of\" list"}
 	req_problems({"anyof": [{"role": "org:admin"}]}) == want
