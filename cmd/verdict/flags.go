@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 
@@ -43,6 +44,9 @@ type serviceConfig struct {
 	LogLevel slog.Level
 	// Explain lets checks ask what decided ("explain": true).
 	Explain bool
+	// PublicURL is the URL callers reach the service at, named by the
+	// AuthZEN metadata document; empty, each request's makes it.
+	PublicURL string
 	// EvalTimeout bounds one policy evaluation.
 	EvalTimeout time.Duration
 	// MaxInflightBytes bounds the request bodies the decision routes work
@@ -267,6 +271,7 @@ func addServerFlags(fs *flag.FlagSet, c *serviceConfig) {
 	fs.StringVar(&c.TLS.CertFile, "tls-cert-file", "", "serve HTTPS with this PEM certificate (chain), re-read on change; needs --tls-key-file")
 	fs.StringVar(&c.TLS.KeyFile, "tls-key-file", "", "the PEM private key of --tls-cert-file, re-read on change")
 	fs.StringVar(&c.TLS.ClientCAFile, "client-ca-file", "", "require client certificates signed by these PEM CAs (mutual TLS), re-read on change; needs TLS")
+	fs.StringVar(&c.PublicURL, "public-url", "", "the URL callers reach this service at (https://pdp.example.com), as the AuthZEN metadata document (/.well-known/authzen-configuration) names it; empty takes each request's scheme and Host")
 	fs.StringVar(&c.DecisionLog, "decision-log", "", "log every decision as a JSON line (never the token): - for stdout, else a file appended to and reopened on SIGHUP; empty is off")
 	// The default is c.Explain as the command set it: off for serve, on for dev.
 	fs.BoolVar(&c.Explain, "explain", c.Explain, "let a check ask with \"explain\": true for the rules and expressions that decided")
@@ -394,6 +399,19 @@ func (c serviceConfig) validateServer() error {
 	}
 	if c.MaxInflightBytes <= 0 {
 		return fmt.Errorf("--max-inflight-bytes must be positive, got %d", c.MaxInflightBytes)
+	}
+	return validatePublicURL(c.PublicURL)
+}
+
+// validatePublicURL accepts an absolute http(s) URL without a query or a
+// fragment, as AuthZEN's PDP identifier must be (https in production).
+func validatePublicURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("--public-url must be an absolute http(s) URL without user, query or fragment (https://pdp.example.com), got %q", s)
 	}
 	return nil
 }

@@ -192,14 +192,15 @@ func (s *service) serve(ctx context.Context, cfg serviceConfig, extra []httpapi.
 		return err
 	}
 	deps := httpapi.Deps{
-		Decider:  s.decider,
-		Ready:    s.ready,
-		Metrics:  s.metrics.Handler(),
-		Logger:   s.logger,
-		Limits:   httpapi.Limits{MaxInflightBytes: cfg.MaxInflightBytes},
-		Extra:    extra,
-		Explain:  cfg.Explain,
-		Requests: s.metrics,
+		Decider:   s.decider,
+		Ready:     s.ready,
+		Metrics:   s.metrics.Handler(),
+		Logger:    s.logger,
+		Limits:    httpapi.Limits{MaxInflightBytes: cfg.MaxInflightBytes},
+		Extra:     extra,
+		Explain:   cfg.Explain,
+		Requests:  s.metrics,
+		PublicURL: cfg.PublicURL,
 		// The kubelet's probes present no certificate: only the decision
 		// routes require one.
 		RequireClientCert: cfg.TLS.ClientCAFile != "",

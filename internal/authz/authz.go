@@ -55,11 +55,24 @@ type Resource struct {
 	Attributes map[string]any `json:"attributes,omitempty"`
 }
 
+// RequestSubject is the subject an AuthZEN request names, as the caller
+// sent it, without its session token: the policies see it as
+// input.subject. A token-less request may be decided from it alone when
+// the action's catalog entry accepts the subject the calling service
+// vouches for.
+type RequestSubject struct {
+	Type       string         `json:"type"`
+	ID         string         `json:"id"`
+	Properties map[string]any `json:"properties,omitempty"`
+}
+
 // Check is one question: may the principal perform Action on Resource?
 type Check struct {
 	Action   string         `json:"action"`
 	Resource *Resource      `json:"resource,omitempty"`
 	Context  map[string]any `json:"context,omitempty"`
+	// Subject is the AuthZEN subject, nil on Verdict's own routes.
+	Subject *RequestSubject `json:"subject,omitempty"`
 	// Explain asks for the rules and expressions that decided, with the
 	// decision. It is not part of the question: the answer is the same.
 	Explain bool `json:"-"`

@@ -23,12 +23,17 @@ type Authenticator interface {
 
 // Evaluator evaluates the current policies. Prepare makes the Subject a
 // session's evaluations share. Evaluate answers one input; revision names
-// the policy revision that produced the outcome. Explain evaluates the same
-// and says what decided. Has answers Clerk's has() for a subject and a
-// check object exactly as the caller sent it.
+// the policy revision that produced the outcome. EvaluateActions answers
+// the input once per action (nil: every action the policies know, which
+// it returns), all under one revision. Actions lists the actions the
+// current policies know: their catalog and the system permission keys.
+// Explain evaluates the same and says what decided. Has answers Clerk's
+// has() for a subject and a check object exactly as the caller sent it.
 type Evaluator interface {
 	Prepare(p Principal) (Subject, error)
 	Evaluate(ctx context.Context, in Input) (out Outcome, revision string, err error)
+	EvaluateActions(ctx context.Context, in Input, actions []string) (names []string, outs []Outcome, revision string, err error)
+	Actions() []string
 	Explain(ctx context.Context, in Input) (out Outcome, explanation []string, revision string, err error)
 	Has(ctx context.Context, s Subject, check any) (HasAnswer, error)
 	Revision() string
@@ -175,6 +180,22 @@ func (d *Decider) Authenticate(ctx context.Context, token string) (Session, erro
 		s.verified = v
 	}
 	return s, nil
+}
+
+// BindSubject is s for a request that names its subject (AuthZEN's
+// subject.id): a verified token of another user is rejected with
+// subject_mismatch, so that a token cannot be sent on another subject's
+// behalf. A session without a verified token is left as it is: a token's
+// own rejection comes first, and a token-less subject is for the
+// policies to judge.
+func (s Session) BindSubject(subjectID string) Session {
+	if s.Rejected != nil || !s.Principal.Authenticated || s.Principal.UserID == subjectID {
+		return s
+	}
+	return Session{Principal: s.Principal, Rejected: &TokenError{
+		Reason:  ReasonSubjectMismatch,
+		Message: fmt.Sprintf("subject.id %q is not the token's user %s", subjectID, s.Principal.UserID),
+	}}
 }
 
 // revoked reports whether a revocation covers p's token. It is asked of
@@ -417,17 +438,48 @@ func (d *Decider) CheckBatch(ctx context.Context, token string, checks []Check) 
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Decision, len(checks))
-	records := make([]DecisionRecord, len(checks))
+	asks := make([]Ask, len(checks))
 	for i, c := range checks {
-		if out[i], records[i], err = d.decideOne(ctx, s, c); err != nil {
-			return nil, fmt.Errorf("check %d: %w", i, err)
+		asks[i] = Ask{Session: s, Check: c}
+	}
+	return d.DecideAll(ctx, asks, nil)
+}
+
+// Ask is one check of a request that asks several, with its session.
+type Ask struct {
+	Session Session
+	Check   Check
+	// Unanswerable marks a check the caller refuses itself (a malformed
+	// item of a batch): it is not decided, its decision is the zero
+	// Decision (a deny), and it counts as a deny for stop.
+	Unanswerable bool
+}
+
+// DecideAll answers asks in order and stops after the first decision for
+// which stop, when not nil, reports true: the decisions answered are
+// returned, that one included. It fails as a whole if any check cannot be
+// decided; the decisions are logged once all are answered, so the log
+// holds only decisions a caller got.
+func (d *Decider) DecideAll(ctx context.Context, asks []Ask, stop func(allow bool) bool) ([]Decision, error) {
+	out := make([]Decision, 0, len(asks))
+	records := make([]DecisionRecord, len(asks))
+	for i, a := range asks {
+		var dec Decision
+		if !a.Unanswerable {
+			var err error
+			if dec, records[i], err = d.decideOne(ctx, a.Session, a.Check); err != nil {
+				return nil, fmt.Errorf("check %d: %w", i, err)
+			}
+		}
+		out = append(out, dec)
+		if stop != nil && stop(dec.Allow) {
+			break
 		}
 	}
-	// Logged once the whole batch is answered: a batch that fails answers
-	// nothing, and the log holds only decisions a caller got.
-	for _, r := range records {
-		d.logDecision(s, r)
+	for i := range out {
+		if !asks[i].Unanswerable {
+			d.logDecision(asks[i].Session, records[i])
+		}
 	}
 	return out, nil
 }

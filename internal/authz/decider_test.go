@@ -39,6 +39,32 @@ func (f fakePolicies) Explain(_ context.Context, in authz.Input) (authz.Outcome,
 
 func (fakePolicies) Revision() string { return "sha256:test" }
 
+func (f fakePolicies) Actions() []string { return fakeActions }
+
+func (f fakePolicies) EvaluateActions(ctx context.Context, in authz.Input, actions []string) ([]string, []authz.Outcome, string, error) {
+	return evaluateEach(ctx, f.Evaluate, in, actions)
+}
+
+// fakeActions are the actions the fakes know.
+var fakeActions = []string{"tasks:read", "billing:manage"}
+
+// evaluateEach is EvaluateActions for a fake: evaluate once per action.
+func evaluateEach(ctx context.Context, evaluate func(context.Context, authz.Input) (authz.Outcome, string, error), in authz.Input, actions []string) ([]string, []authz.Outcome, string, error) {
+	if actions == nil {
+		actions = fakeActions
+	}
+	outs := make([]authz.Outcome, len(actions))
+	var revision string
+	for i, a := range actions {
+		in.Check.Action = a
+		var err error
+		if outs[i], revision, err = evaluate(ctx, in); err != nil {
+			return nil, nil, revision, err
+		}
+	}
+	return actions, outs, revision, nil
+}
+
 func (fakePolicies) Has(context.Context, authz.Subject, any) (authz.HasAnswer, error) {
 	return authz.HasAnswer{Result: true, Reason: "granted"}, nil
 }
@@ -187,6 +213,12 @@ func (p *countingPolicies) Explain(ctx context.Context, in authz.Input) (authz.O
 }
 
 func (p *countingPolicies) Revision() string { return p.revision }
+
+func (p *countingPolicies) Actions() []string { return fakeActions }
+
+func (p *countingPolicies) EvaluateActions(ctx context.Context, in authz.Input, actions []string) ([]string, []authz.Outcome, string, error) {
+	return evaluateEach(ctx, p.Evaluate, in, actions)
+}
 
 func (p *countingPolicies) Prepare(pr authz.Principal) (authz.Subject, error) {
 	p.prepared++

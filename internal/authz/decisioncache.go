@@ -70,7 +70,7 @@ func (c *decisionCache) key(revision string, session sessionKey, ch Check) (cach
 	w.string(revision)
 	w.bytes(session[:])
 	w.string(ch.Action)
-	if !w.resource(ch.Resource) || !w.object(ch.Context) {
+	if !w.resource(ch.Resource) || !w.object(ch.Context) || !w.subject(ch.Subject) {
 		return cacheKey{}, false
 	}
 	return w.sum(), true
@@ -125,6 +125,8 @@ const (
 	tagNilArray
 	tagResource
 	tagNilResource
+	tagSubject
+	tagNilSubject
 	tagJSON // any other type, by its JSON encoding
 )
 
@@ -197,6 +199,17 @@ func (w *keyWriter) string(s string) {
 		w.buf = append(w.buf, s[:n]...)
 		s = s[n:]
 	}
+}
+
+func (w *keyWriter) subject(s *RequestSubject) bool {
+	if s == nil {
+		w.tag(tagNilSubject)
+		return true
+	}
+	w.tag(tagSubject)
+	w.string(s.Type)
+	w.string(s.ID)
+	return w.object(s.Properties)
 }
 
 func (w *keyWriter) resource(r *Resource) bool {

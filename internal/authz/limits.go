@@ -12,7 +12,7 @@ const (
 	// MaxActionBytes bounds Check.Action.
 	MaxActionBytes = 256
 	// MaxResourceFieldBytes bounds each of Resource's Type, ID, OrgID,
-	// OrgSlug and OwnerID.
+	// OrgSlug and OwnerID, and RequestSubject's Type and ID.
 	MaxResourceFieldBytes = 256
 	// MaxTokenBytes bounds a session token. Clerk's are one to two KiB;
 	// an authenticator refuses anything longer before looking inside it,
@@ -38,17 +38,29 @@ func (c Check) Validate() error {
 	if err := checkSize("action", c.Action, MaxActionBytes); err != nil {
 		return err
 	}
-	r := c.Resource
-	if r == nil {
-		return nil
+	if s := c.Subject; s != nil {
+		if err := checkNames(namedField{"subject.type", s.Type}, namedField{"subject.id", s.ID}); err != nil {
+			return err
+		}
 	}
-	for _, f := range [...]struct{ path, value string }{
-		{"resource.type", r.Type},
-		{"resource.id", r.ID},
-		{"resource.org_id", r.OrgID},
-		{"resource.org_slug", r.OrgSlug},
-		{"resource.owner_id", r.OwnerID},
-	} {
+	if r := c.Resource; r != nil {
+		return checkNames(
+			namedField{"resource.type", r.Type},
+			namedField{"resource.id", r.ID},
+			namedField{"resource.org_id", r.OrgID},
+			namedField{"resource.org_slug", r.OrgSlug},
+			namedField{"resource.owner_id", r.OwnerID},
+		)
+	}
+	return nil
+}
+
+// namedField is a name field of a check, with its path in a request.
+type namedField struct{ path, value string }
+
+// checkNames checks each name field against MaxResourceFieldBytes.
+func checkNames(fields ...namedField) error {
+	for _, f := range fields {
 		if err := checkSize(f.path, f.value, MaxResourceFieldBytes); err != nil {
 			return err
 		}

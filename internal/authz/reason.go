@@ -9,10 +9,13 @@ type Reason string
 // Deny reasons pinned by the contract, in the order in which they win when
 // several apply.
 const (
-	ReasonTokenExpired           Reason = "token_expired"
-	ReasonTokenInvalid           Reason = "token_invalid"
-	ReasonSessionPending         Reason = "session_pending"
-	ReasonSessionRevoked         Reason = "session_revoked"
+	ReasonTokenExpired   Reason = "token_expired"
+	ReasonTokenInvalid   Reason = "token_invalid"
+	ReasonSessionPending Reason = "session_pending"
+	ReasonSessionRevoked Reason = "session_revoked"
+	// ReasonSubjectMismatch: an AuthZEN request's subject.id is not the
+	// token's user (sub).
+	ReasonSubjectMismatch        Reason = "subject_mismatch"
 	ReasonUnauthenticated        Reason = "unauthenticated"
 	ReasonUnknownAction          Reason = "unknown_action"
 	ReasonNoActiveOrg            Reason = "no_active_org"
@@ -52,17 +55,19 @@ const (
 // policies and api/openapi.yaml are tested against them.
 func DenyReasons() []Reason {
 	return []Reason{
-		ReasonTokenExpired, ReasonTokenInvalid, ReasonSessionPending, ReasonSessionRevoked, ReasonUnauthenticated,
+		ReasonTokenExpired, ReasonTokenInvalid, ReasonSessionPending, ReasonSessionRevoked, ReasonSubjectMismatch,
+		ReasonUnauthenticated,
 		ReasonUnknownAction, ReasonNoActiveOrg, ReasonTenantMissing, ReasonTenantMismatch,
 		ReasonMissingRole, ReasonMissingPermission, ReasonMissingFeature, ReasonMissingPlan,
 		ReasonReverificationRequired, ReasonImpersonationDenied,
 	}
 }
 
-// TokenReasons are the deny codes a token earns before the policies run:
-// the service gives them, never the policies.
+// TokenReasons are the deny codes a token earns before the policies run,
+// subject_mismatch (a token sent for another subject) among them: the
+// service gives them, never the policies.
 func TokenReasons() []Reason {
-	return []Reason{ReasonTokenExpired, ReasonTokenInvalid, ReasonSessionPending, ReasonSessionRevoked}
+	return []Reason{ReasonTokenExpired, ReasonTokenInvalid, ReasonSessionPending, ReasonSessionRevoked, ReasonSubjectMismatch}
 }
 
 // AllowReasons are the default policies' allow codes.

@@ -60,6 +60,11 @@ func appendEntry(b []byte, r authz.DecisionRecord) ([]byte, error) {
 			return b, err
 		}
 	}
+	if r.Check.Subject != nil { // an AuthZEN subject, as the policies saw it (no token)
+		if b, err = appendJSON(b, `,"subject":`, r.Check.Subject); err != nil {
+			return b, err
+		}
+	}
 	b = append(b, `,"allow":`...)
 	b = strconv.AppendBool(b, r.Decision.Allow)
 	b = append(b, `,"reason":`...)

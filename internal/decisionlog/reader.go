@@ -113,14 +113,15 @@ func (r *Reader) readLine() ([]byte, error) {
 
 // line is a decision log line as written (appendEntry).
 type line struct {
-	DecisionID  string          `json:"decision_id"`
-	Principal   json.RawMessage `json:"principal"`
-	TokenReason authz.Reason    `json:"token_reason"`
-	Action      *string         `json:"action"`
-	Resource    *authz.Resource `json:"resource"`
-	Context     map[string]any  `json:"context"`
-	Allow       *bool           `json:"allow"`
-	Reason      authz.Reason    `json:"reason"`
+	DecisionID  string                `json:"decision_id"`
+	Principal   json.RawMessage       `json:"principal"`
+	TokenReason authz.Reason          `json:"token_reason"`
+	Action      *string               `json:"action"`
+	Resource    *authz.Resource       `json:"resource"`
+	Context     map[string]any        `json:"context"`
+	Subject     *authz.RequestSubject `json:"subject"`
+	Allow       *bool                 `json:"allow"`
+	Reason      authz.Reason          `json:"reason"`
 }
 
 func parseEntry(b []byte) (Entry, error) {
@@ -147,7 +148,7 @@ func parseEntry(b []byte) (Entry, error) {
 	}
 	return Entry{
 		DecisionID: l.DecisionID, Principal: p, TokenReason: l.TokenReason,
-		Check: authz.Check{Action: *l.Action, Resource: l.Resource, Context: l.Context},
+		Check: authz.Check{Action: *l.Action, Resource: l.Resource, Context: l.Context, Subject: l.Subject},
 		Allow: *l.Allow, Reason: l.Reason,
 	}, nil
 }

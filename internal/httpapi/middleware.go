@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -37,22 +38,29 @@ type RequestRecorder interface {
 	ObserveRequest(caller, route string, status int, elapsed time.Duration)
 }
 
+// maxRequestIDBytes bounds the caller's request id that logs carry.
+const maxRequestIDBytes = 128
+
 // observe gives every request its state and an id: the caller's
-// X-Request-Id when it sends a reasonable one, else a fresh one, echoed
-// in the response and carried in the context for logs. Once the request
+// X-Request-Id when it sends a reasonable one, else a fresh one, carried
+// in the context for logs; the response echoes the caller's id as sent,
+// else the fresh one. Once the request
 // is answered it is counted by rec (when set) and logged at debug level
 // (method, route, status, duration, caller, id; never its body, so tokens
 // stay out of the logs).
 func observe(logger *slog.Logger, rec RequestRecorder) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			st := &requestState{id: r.Header.Get("X-Request-Id")}
-			if st.id == "" || len(st.id) > 128 {
+			given := r.Header.Get("X-Request-Id")
+			st := &requestState{id: given}
+			if st.id == "" || len(st.id) > maxRequestIDBytes {
 				var b [8]byte
 				_, _ = rand.Read(b[:])
 				st.id = hex.EncodeToString(b[:])
 			}
-			w.Header().Set("X-Request-Id", st.id)
+			// The caller's id comes back exactly as sent (AuthZEN requires
+			// it), even one too long to carry into the logs.
+			w.Header().Set("X-Request-Id", cmp.Or(given, st.id))
 			ctx := context.WithValue(r.Context(), requestStateKey{}, st)
 			debug := logger.Enabled(ctx, slog.LevelDebug)
 			if rec == nil && !debug {

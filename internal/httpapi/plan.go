@@ -18,7 +18,14 @@ type plan struct {
 	elem    *plan              // pointer, slice, array, map
 	members map[string]*member // struct: by exact JSON name
 	anyMap  bool               // map[string]any: built without reflection
+	open    bool               // struct: unknown members are skipped (openObject)
 }
+
+// openObject marks a request type whose JSON objects may carry members it
+// does not know, which are then skipped rather than refused: AuthZEN
+// requires receivers to ignore unknown fields. Keys still match exactly
+// and never repeat.
+type openObject interface{ ignoresUnknownFields() }
 
 type planKind uint8
 
@@ -66,6 +73,7 @@ func (pl planner) plan(t reflect.Type) *plan {
 	switch p.kind {
 	case planStruct:
 		p.members = pl.members(t)
+		p.open = reflect.PointerTo(t).Implements(reflect.TypeFor[openObject]())
 	case planPointer, planMap, planSlice, planArray, planBytes:
 		p.elem = pl.plan(t.Elem())
 	}

@@ -64,6 +64,10 @@ type Deps struct {
 	// decision routes answer 503 until one does (a bundle source may
 	// start without one).
 	PoliciesServing func() bool
+	// PublicURL is the URL callers reach the service at
+	// ("https://pdp.example.com"), which the AuthZEN metadata document
+	// names; empty, each request's scheme and Host make it.
+	PublicURL string
 	// Webhooks, when set, takes Clerk's webhooks at /v1/webhooks/clerk
 	// (signed, so no caller key is asked of them); the path is 404 without.
 	Webhooks Webhooks
@@ -112,7 +116,14 @@ func New(d Deps) http.Handler {
 		r.Method(http.MethodPost, "/v1/check/batch", s.handleBatch())
 		r.Method(http.MethodPost, "/v1/authenticate", s.handleAuthenticate())
 		r.Method(http.MethodPost, "/v1/has", s.handleHas())
+		r.Method(http.MethodPost, "/v1/allowed-actions", s.handleAllowedActions())
+		r.Method(http.MethodPost, pathEvaluation, s.handleEvaluation())
+		r.Method(http.MethodPost, pathEvaluations, s.handleEvaluations())
+		r.Method(http.MethodPost, pathSearchAction, s.handleActionSearch())
+		r.Method(http.MethodPost, pathSearchSubject, s.handleSearchUnsupported("subject"))
+		r.Method(http.MethodPost, pathSearchResource, s.handleSearchUnsupported("resource"))
 	})
+	r.Method(http.MethodGet, pathAuthZENConfig, s.handleAuthZENConfiguration(d.PublicURL))
 	if d.Webhooks != nil {
 		hooks := newAdmission(maxWebhookInflightBytes, maxWebhookBodyBytes)
 		r.With(hooks.middleware(s)).Method(http.MethodPost, "/v1/webhooks/clerk", s.handleClerkWebhook(d.Webhooks))

@@ -117,6 +117,8 @@ func (l *lexer) structValue(p *plan, v reflect.Value) error {
 	return l.object(func(key []byte) error {
 		var ok bool
 		switch m, ok = p.members[string(key)]; {
+		case !ok && p.open:
+			m = nil // skipped, and free to repeat: it means nothing here
 		case !ok:
 			return &fieldError{unknown: true}
 		case seen.add(m.ordinal):
@@ -124,6 +126,9 @@ func (l *lexer) structValue(p *plan, v reflect.Value) error {
 		}
 		return nil
 	}, func(key []byte) error {
+		if m == nil {
+			return l.skim()
+		}
 		if m.std {
 			return l.stdMember(v, key)
 		}

@@ -35,6 +35,12 @@ const HasQuery = "data.verdict.clerk.response"
 // re-check the data.
 const ProblemsQuery = "data.verdict.catalog.problems"
 
+// ActionsQuery lists every action the policies know: the catalog's
+// entries, shipped and the teams', and the system permission keys. It is
+// evaluated once per revision, for the requests that ask about every
+// action at once (allowed actions, AuthZEN's action search).
+const ActionsQuery = "data.verdict.catalog.actions"
+
 // Problem is one thing wrong with a policy set, located in a file.
 type Problem struct {
 	File    string // path relative to the policy root, "" when not tied to a file
@@ -78,6 +84,8 @@ type revision struct {
 	// deterministic is false when any rule calls a builtin whose result
 	// is not a function of its arguments (time, randomness, network).
 	deterministic bool
+	// actions are ActionsQuery's answer, sorted.
+	actions []string
 	// logMask are the JSON pointers the decision log removes from every
 	// entry (data.verdict.decision_log.mask).
 	logMask []jsonpointer.Pointer
@@ -99,12 +107,41 @@ func compile(ctx context.Context, s snapshot) (*revision, error) {
 	if rev.has, err = prepareQuery(compiler, store, HasQuery); err != nil {
 		return nil, asCompileError(err, s)
 	}
+	if rev.actions, err = knownActions(ctx, compiler, store); err != nil {
+		return nil, asCompileError(err, s)
+	}
 	if rev.deterministic {
 		reusable := reusableRules(compiler)
 		rev.decision.carried = newCarriedResults(reusable)
 		rev.has.carried = newCarriedResults(reusable)
 	}
 	return rev, nil
+}
+
+// knownActions evaluates ActionsQuery: a set of strings.
+func knownActions(ctx context.Context, compiler *ast.Compiler, store storage.Store) ([]string, error) {
+	q, err := prepareQuery(compiler, store, ActionsQuery)
+	if err != nil {
+		return nil, err
+	}
+	v, _, err := q.eval(ctx, ast.NewObject(), DefaultEvalTimeout, nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate %s: %w", ActionsQuery, err)
+	}
+	set, ok := v.(ast.Set)
+	if !ok {
+		return nil, fmt.Errorf("%s is %s, want a set of action names", ActionsQuery, ast.ValueName(v))
+	}
+	names := make([]string, 0, set.Len())
+	err = set.Sorted().Iter(func(t *ast.Term) error {
+		name, ok := t.Value.(ast.String)
+		if !ok {
+			return fmt.Errorf("%s holds %s, want action names", ActionsQuery, t)
+		}
+		names = append(names, string(name))
+		return nil
+	})
+	return names, err
 }
 
 // check runs the load-time checks in stages, each stage reporting every

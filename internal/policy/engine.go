@@ -122,6 +122,46 @@ func (e *Engine) Evaluate(ctx context.Context, in authz.Input) (authz.Outcome, s
 	return out, rev.name, err
 }
 
+// Actions lists the actions the current revision knows (ActionsQuery),
+// sorted. The slice is the revision's: callers must not change it.
+func (e *Engine) Actions() []string { return e.current.Load().actions }
+
+// EvaluateActions answers in once per action, each exactly as Evaluate
+// would answer it, all under the current revision; nil actions means the
+// revision's own (Actions). The input's resource, context and subject are
+// built once for all of them.
+func (e *Engine) EvaluateActions(ctx context.Context, in authz.Input, actions []string) ([]string, []authz.Outcome, string, error) {
+	rev := e.current.Load()
+	if actions == nil {
+		actions = rev.actions
+	}
+	st, lasting, err := stateOf(in.Subject)
+	if err != nil {
+		return nil, nil, rev.name, fmt.Errorf("build policy input: %w", err)
+	}
+	parts, err := checkParts(in.Check)
+	if err != nil {
+		return nil, nil, rev.name, fmt.Errorf("build policy input: %w", err)
+	}
+	r, err := rev.decision.start(ctx, e.evalTimeout)
+	if err != nil {
+		return nil, nil, rev.name, fmt.Errorf("evaluate %s: %w", DecisionQuery, err)
+	}
+	defer r.close()
+	outs := make([]authz.Outcome, len(actions))
+	for i, action := range actions {
+		v, err := e.run(r, parts.input(st.obj, action), nil, rev.decision.carryFor(st, lasting, action))
+		if err != nil {
+			return nil, nil, rev.name, fmt.Errorf("evaluate %s for action %s: %w", DecisionQuery, action, err)
+		}
+		if outs[i], err = outcome(v); err != nil {
+			return nil, nil, rev.name, fmt.Errorf("action %s: %w", action, err)
+		}
+		outs[i].Deterministic = rev.deterministic
+	}
+	return actions, outs, rev.name, nil
+}
+
 // Has answers Clerk's has() for s and check (any JSON value) with the
 // current revision's built-in library.
 func (e *Engine) Has(ctx context.Context, s authz.Subject, check any) (authz.HasAnswer, error) {
@@ -146,7 +186,17 @@ func (e *Engine) Has(ctx context.Context, s authz.Subject, check any) (authz.Has
 // deadline stopped is ErrEvalTimeout, and counted. carry, when not nil,
 // brings and keeps the values carried between evaluations.
 func (e *Engine) eval(ctx context.Context, q *ruleQuery, input ast.Value, tracer topdown.QueryTracer, carry *carry) (ast.Value, error) {
-	v, computed, err := q.eval(ctx, input, e.evalTimeout, tracer, carry)
+	r, err := q.start(ctx, e.evalTimeout)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	return e.run(r, input, tracer, carry)
+}
+
+// run is eval's evaluation, on a runner that may serve several.
+func (e *Engine) run(r *runner, input ast.Value, tracer topdown.QueryTracer, carry *carry) (ast.Value, error) {
+	v, computed, err := r.eval(input, tracer, carry)
 	carry.finish(computed)
 	if errors.Is(err, ErrEvalTimeout) && e.onTimeout != nil {
 		e.onTimeout()

@@ -33,6 +33,8 @@ var (
 	keyID             = ast.StringTerm("id")
 	keyOwnerID        = ast.StringTerm("owner_id")
 	keyAttributes     = ast.StringTerm("attributes")
+	keySubject        = ast.StringTerm("subject")
+	keyProperties     = ast.StringTerm("properties")
 
 	// The members of an answer (engine.go).
 	keyAllow   = ast.StringTerm("allow")
@@ -62,20 +64,69 @@ func decisionInput(in authz.Input) (st *principalState, lasting bool, input ast.
 // JSON round trip. Empty strings are left out, so policies test presence
 // with a plain reference. The shape is documented in policies/README.md.
 func inputValue(principal ast.Object, in authz.Input) (ast.Value, error) {
-	resource, err := resourceObject(in.Check.Resource)
+	parts, err := checkParts(in.Check)
 	if err != nil {
 		return nil, err
 	}
-	context, err := anyObject(in.Check.Context)
+	return parts.input(principal, in.Check.Action), nil
+}
+
+// inputParts are the members of a policy input that do not depend on the
+// action, built once for all the actions asked about one resource.
+type inputParts struct {
+	resource, context, subject *ast.Term // subject nil when absent
+}
+
+func checkParts(c authz.Check) (inputParts, error) {
+	resource, err := resourceObject(c.Resource)
 	if err != nil {
-		return nil, fmt.Errorf("context: %w", err)
+		return inputParts{}, err
 	}
-	return ast.NewObject(
-		[2]*ast.Term{keyPrincipal, ast.NewTerm(principal)},
-		[2]*ast.Term{keyAction, ast.StringTerm(in.Check.Action)},
-		[2]*ast.Term{keyResource, ast.NewTerm(resource)},
-		[2]*ast.Term{keyContext, ast.NewTerm(context)},
-	), nil
+	context, err := anyObject(c.Context)
+	if err != nil {
+		return inputParts{}, fmt.Errorf("context: %w", err)
+	}
+	parts := inputParts{resource: ast.NewTerm(resource), context: ast.NewTerm(context)}
+	if c.Subject != nil {
+		subject, err := subjectObject(c.Subject)
+		if err != nil {
+			return inputParts{}, err
+		}
+		parts.subject = ast.NewTerm(subject)
+	}
+	return parts, nil
+}
+
+// input is the policy input for principal and action.
+func (p inputParts) input(principal ast.Object, action string) ast.Value {
+	members := [...][2]*ast.Term{
+		{keyPrincipal, ast.NewTerm(principal)},
+		{keyAction, ast.StringTerm(action)},
+		{keyResource, p.resource},
+		{keyContext, p.context},
+		{keySubject, p.subject},
+	}
+	if p.subject == nil {
+		return ast.NewObject(members[:4]...)
+	}
+	return ast.NewObject(members[:]...)
+}
+
+// subjectObject is an AuthZEN subject as the policies see it: type, id
+// and, when there are any, properties (the token already taken out).
+func subjectObject(s *authz.RequestSubject) (ast.Object, error) {
+	obj := ast.NewObject(
+		[2]*ast.Term{keyType, ast.StringTerm(s.Type)},
+		[2]*ast.Term{keyID, ast.StringTerm(s.ID)},
+	)
+	if len(s.Properties) > 0 {
+		props, err := anyObject(s.Properties)
+		if err != nil {
+			return nil, fmt.Errorf("subject properties: %w", err)
+		}
+		obj.Insert(keyProperties, ast.NewTerm(props))
+	}
+	return obj, nil
 }
 
 // hasInputValue builds the input of the has() query: the principal, as for

@@ -10,9 +10,11 @@
 #     resource that belongs to it (tenancy.rego);
 #   - a system permission (org:sys_*) follows the role only (permissions.rego).
 #
-# Every action needs a signed-in user today. A later kind of caller, a
-# service vouching for its subject, will be a choice a catalog entry
-# declares, decided in this file's authentication stage and nowhere else.
+# Every action needs a signed-in user, except one whose catalog entry
+# accepts the subject a calling service vouches for ("authentication":
+# "subject", AuthZEN's input.subject without a token): that choice is an
+# entry's, decided in this file's authentication stage and nowhere else.
+# The shipped catalog has no such entry.
 #
 # The decision is composed as stages in the contract's precedence order:
 # authentication, a known action, tenancy, the teams' deny rules, the
@@ -53,8 +55,15 @@ decision := outcome if {
 	tenancy.passes
 	not team.denies
 	stands(outcome.allow)
+} else := outcome if {
+	# The same stages for a subject vouched for instead of a session.
+	subject_vouched
+	tenancy.passes
+	not team.denies
+	stands(outcome.allow)
 } else := {"allow": false, "reason": "unauthenticated", "message": msg} if {
 	not input.principal.authenticated == true
+	not subject_vouched
 	msg := sprintf("action %s needs a signed-in user; no session token was presented", [input.action])
 } else := {"allow": false, "reason": "unknown_action", "message": msg} if {
 	not data.verdict.actions[input.action] # the shipped catalog: one lookup settles the common case
@@ -65,6 +74,14 @@ decision := outcome if {
 } else := team.denial if {
 	team.denies
 } else := impersonation_guard.denial
+
+# No session, but an AuthZEN subject, and an action whose catalog entry
+# accepts the subject the calling service vouches for.
+subject_vouched if {
+	not input.principal.authenticated == true
+	is_string(input.subject.type)
+	catalog.accepts_subject
+}
 
 # The outcome stands: a denial always, an allow unless the impersonation
 # guard stops it (the guard applies only to what would otherwise be

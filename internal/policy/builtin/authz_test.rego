@@ -417,3 +417,40 @@ test_messages_never_contain_claims_they_do_not_need if {
 		not contains(d.message, "user_secret")
 	}
 }
+
+# A caller without a session: an AuthZEN subject its service vouches for.
+service := {"type": "service", "id": "billing-worker"}
+
+# A user-scoped entry that accepts a vouched subject.
+subject_actions := {"reports:rebuild": {"scope": "user", "authentication": "subject", "requires": []}}
+
+decide_for_subject(principal, action, res, subject) := d if {
+	d := authz.decision with input as object.union(input_for(principal, action, res), {"subject": subject})
+		with data.verdict.actions as object.union(data.verdict.actions, subject_actions)
+}
+
+test_a_subject_is_decided_when_the_entry_accepts_it if {
+	d := decide_for_subject(anonymous, "reports:rebuild", {"type": "report", "id": "r1"}, service)
+	d.allow == true
+	d.reason == "membership"
+	contains(d.message, "calling service vouches for")
+}
+
+test_a_subject_does_not_stand_in_for_a_session_elsewhere if {
+	decide_for_subject(anonymous, "tasks:read", resource, service).reason == "unauthenticated"
+	decide_for_subject(anonymous, "org:sys_billing:read", resource, service).reason == "unauthenticated"
+}
+
+test_without_a_subject_the_entry_still_needs_a_session if {
+	d := authz.decision with input as input_for(anonymous, "reports:rebuild", {"type": "report", "id": "r1"})
+		with data.verdict.actions as object.union(data.verdict.actions, subject_actions)
+	d.reason == "unauthenticated"
+}
+
+test_a_vouched_subject_is_still_scoped_to_no_tenant if {
+	decide_for_subject(anonymous, "reports:rebuild", resource, service).reason == "tenant_mismatch"
+}
+
+test_a_signed_in_user_is_decided_as_before_with_a_subject if {
+	decide_for_subject(member, "tasks:read", resource, {"type": "user", "id": "user_1"}).reason == "membership"
+}

@@ -23,6 +23,29 @@ entry := e if {
 	e := data.verdict.rules[name].actions[input.action]
 }
 
+# Every action the policies know, for the requests that ask about all of
+# them at once (allowed actions, AuthZEN's action search): the catalog's
+# entries, shipped and the teams', and the system permission keys.
+# Evaluated once per policy revision.
+actions contains name if some name, _ in data.verdict.actions
+
+actions contains name if {
+	some pkg
+	some name, _ in data.verdict.rules[pkg].actions
+}
+
+actions contains key if some key in data.verdict.system_permissions
+
+# The action may be decided for a caller without a session token, from
+# the AuthZEN subject the calling service vouches for (input.subject):
+# its entry says "authentication": "subject". Such an entry is
+# user-scoped (a load-time check), as a subject has no active
+# organization. A permission key never is.
+accepts_subject if {
+	entry.authentication == "subject"
+	not permissions.is_key(input.action)
+}
+
 # The action needs no active organization (the entry says "scope": "user").
 # A permission key never is, whatever an entry says: Clerk's permissions
 # belong to an organization.
@@ -86,10 +109,13 @@ _grants := [[reason, term] |
 # The membership allow's message. An entry's own scope says which: a
 # catalog entry is never named like a permission key (the catalog refuses
 # such names at load), so its scope is what user_scoped would say, without
-# asking that rule.
+# asking that rule. A caller without a session got here through a subject
+# its service vouches for.
 _membership_message := sprintf("any member of organization %s may perform action %s", [input.principal.org_id, input.action]) if {
 	not entry.scope == "user"
-} else := sprintf("any signed-in user may perform action %s", [input.action])
+} else := sprintf("any signed-in user may perform action %s", [input.action]) if {
+	input.principal.authenticated == true
+} else := sprintf("action %s accepts any subject the calling service vouches for", [input.action])
 
 destructive(action) if data.verdict.actions[action].destructive == true
 
@@ -155,6 +181,20 @@ problems contains sprintf("catalog entry %s: \"scope\" must be \"organization\" 
 	is_object(entry)
 	"scope" in object.keys(entry)
 	not entry.scope in {"organization", "user"}
+}
+
+problems contains sprintf("catalog entry %s: \"authentication\" must be \"token\" or \"subject\", not %v", [name, entry.authentication]) if {
+	some [_, name, entry] in _defined
+	is_object(entry)
+	"authentication" in object.keys(entry)
+	not entry.authentication in {"token", "subject"}
+}
+
+problems contains sprintf("catalog entry %s: \"authentication\": \"subject\" needs \"scope\": \"user\" (a subject vouched for by a service has no active organization)", [name]) if {
+	some [_, name, entry] in _defined
+	is_object(entry)
+	entry.authentication == "subject"
+	not entry.scope == "user"
 }
 
 problems contains sprintf("catalog entry %s: requirement %d: %s", [name, i, problem]) if {

@@ -370,3 +370,21 @@ test_every_problem_of_an_entry_is_reported if {
 	}
 	count(problems(actions)) == 6
 }
+
+test_actions_lists_the_catalog_and_the_system_permission_keys if {
+	"tasks:read" in catalog.actions
+	"org:sys_billing:read" in catalog.actions
+	count(catalog.actions) == count(data.verdict.actions) + count(data.verdict.system_permissions)
+}
+
+test_authentication_must_be_token_or_subject if {
+	problems := catalog.problems with data.verdict.actions as {"x:y": {"requires": [], "authentication": "api_key"}}
+	some p in problems
+	contains(p, "\"authentication\" must be")
+}
+
+test_a_subject_entry_must_be_user_scoped if {
+	problems := catalog.problems with data.verdict.actions as {"x:y": {"requires": [], "authentication": "subject"}}
+	some p in problems
+	contains(p, "needs \"scope\": \"user\"")
+}
