@@ -15,6 +15,8 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/verdict-pdp/verdict/internal/httpapi"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -433,4 +435,36 @@ func readRules(t *testing.T) []alertRule {
 		t.Fatalf("%s has no rules", rulesFile)
 	}
 	return out
+}
+
+// TestDecisionRoutesWatched: the dashboard's and the alerts' "decision
+// routes" are exactly the routes that answer for a token, so that a route
+// Verdict adds is under the latency SLO and the 5xx alerts from the start.
+func TestDecisionRoutesWatched(t *testing.T) {
+	t.Parallel()
+	want := strings.Join(httpapi.DecisionPaths(), "|")
+	rules, err := os.ReadFile(rulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dashboard, err := os.ReadFile(dashboardFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	routeSets := regexp.MustCompile(`route=~\\?"([^"$\\]+)\\?"`)
+	for name, text := range map[string]string{rulesFile: string(rules), dashboardFile: string(dashboard)} {
+		found := routeSets.FindAllStringSubmatch(text, -1)
+		if name == dashboardFile {
+			// The dashboard names the set once, as a variable.
+			found = regexp.MustCompile(`"query": "(/[^"]+)"`).FindAllStringSubmatch(text, -1)
+		}
+		if len(found) == 0 {
+			t.Errorf("%s names no decision routes", name)
+		}
+		for _, m := range found {
+			if m[1] != want {
+				t.Errorf("%s watches routes %q, want %q", name, m[1], want)
+			}
+		}
+	}
 }

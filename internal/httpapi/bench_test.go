@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -257,6 +258,49 @@ func checkUniqueResources(b *testing.B, s *benchService) {
 		res.ID = "t" + strconv.Itoa(i)
 		if _, err := s.decider.Check(ctx, s.token, check); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAllowedActionsCost sets POST /v1/allowed-actions for the
+// shipped catalog (18 actions) beside one POST /v1/check, both for a warm
+// session and a resource never sent before, in process ("handler") and
+// over a real loopback connection as a caller pays for it ("loopback").
+// The goal: the catalog in at most 3 times one check.
+func BenchmarkAllowedActionsCost(b *testing.B) {
+	s := newBenchService(b)
+	srv := httptest.NewServer(s.handler)
+	b.Cleanup(srv.Close)
+	bodies := map[string]func(i int) string{
+		"check": func(i int) string {
+			return fmt.Sprintf(`{"token":%q,"action":"tasks:read","resource":{"type":"task","id":"t%d","org_id":"org_1","org_slug":"acme"}}`, s.token, i)
+		},
+		"allowed-actions": func(i int) string {
+			return fmt.Sprintf(`{"token":%q,"resource":{"type":"task","id":"t%d","org_id":"org_1","org_slug":"acme"}}`, s.token, i)
+		},
+	}
+	for _, transport := range []string{"handler", "loopback"} {
+		for _, route := range []string{"check", "allowed-actions"} {
+			b.Run(transport+"/"+route, func(b *testing.B) {
+				body, path := bodies[route], "/v1/"+route
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					i++
+					if transport == "handler" {
+						serve(b, s.handler, path, body(i))
+						continue
+					}
+					resp, err := srv.Client().Post(srv.URL+path, "application/json", strings.NewReader(body(i)))
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := io.Copy(io.Discard, resp.Body); err != nil || resp.StatusCode != http.StatusOK {
+						b.Fatalf("POST %s = %d, %v", path, resp.StatusCode, err)
+					}
+					resp.Body.Close()
+				}
+			})
 		}
 	}
 }

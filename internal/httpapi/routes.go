@@ -112,14 +112,9 @@ func New(d Deps) http.Handler {
 			r.Use(requirePolicies(s, d.PoliciesServing))
 		}
 		r.Use(admit.middleware(s))
-		r.Method(http.MethodPost, "/v1/check", s.handleCheck())
-		r.Method(http.MethodPost, "/v1/check/batch", s.handleBatch())
-		r.Method(http.MethodPost, "/v1/authenticate", s.handleAuthenticate())
-		r.Method(http.MethodPost, "/v1/has", s.handleHas())
-		r.Method(http.MethodPost, "/v1/allowed-actions", s.handleAllowedActions())
-		r.Method(http.MethodPost, pathEvaluation, s.handleEvaluation())
-		r.Method(http.MethodPost, pathEvaluations, s.handleEvaluations())
-		r.Method(http.MethodPost, pathSearchAction, s.handleActionSearch())
+		for _, route := range s.decisionRoutes() {
+			r.Method(http.MethodPost, route.path, route.handler)
+		}
 		r.Method(http.MethodPost, pathSearchSubject, s.handleSearchUnsupported("subject"))
 		r.Method(http.MethodPost, pathSearchResource, s.handleSearchUnsupported("resource"))
 	})
@@ -135,6 +130,39 @@ func New(d Deps) http.Handler {
 		r.Method(e.Method, e.Path, e.Handler)
 	}
 	return r
+}
+
+type decisionRoute struct {
+	path    string
+	handler http.Handler
+}
+
+// decisionRoutes are the routes that answer for a token (each a POST):
+// the routes callers wait on, which the latency SLO and the 5xx alerts
+// watch (DecisionPaths).
+func (s *server) decisionRoutes() []decisionRoute {
+	return []decisionRoute{
+		{"/v1/check", s.handleCheck()},
+		{"/v1/check/batch", s.handleBatch()},
+		{"/v1/authenticate", s.handleAuthenticate()},
+		{"/v1/has", s.handleHas()},
+		{"/v1/allowed-actions", s.handleAllowedActions()},
+		{pathEvaluation, s.handleEvaluation()},
+		{pathEvaluations, s.handleEvaluations()},
+		{pathSearchAction, s.handleActionSearch()},
+	}
+}
+
+// DecisionPaths are the paths of the routes that answer for a token, as
+// the request metrics' route label names them: what dashboards and alerts
+// call the decision routes.
+func DecisionPaths() []string {
+	var s server
+	var paths []string
+	for _, r := range s.decisionRoutes() {
+		paths = append(paths, r.path)
+	}
+	return paths
 }
 
 // noStoreNoSniff marks every response as neither to be stored nor sniffed.
