@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"sort"
+	"strconv"
 	"testing"
 
 	"github.com/verdict-pdp/verdict/internal/authz"
@@ -109,4 +110,51 @@ func BenchmarkEvaluateMix(b *testing.B) {
 		}
 		i++
 	}
+}
+
+// BenchmarkEvaluateActions sets one decision (one-check) beside the
+// decisions of every action the shipped catalog knows (default-catalog,
+// what /v1/allowed-actions asks), in one run so that their ratio reads
+// true: each iteration asks about a resource of its own, for a session
+// that has asked before.
+func BenchmarkEvaluateActions(b *testing.B) {
+	e, err := policy.Load(context.Background(), os.DirFS(shippedPolicies), policy.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	in := benchInputs(b, e)["custom-permission"]
+	resource := func(i int) *authz.Resource {
+		return &authz.Resource{Type: "task", ID: "t" + strconv.Itoa(i), OrgID: "org_1", OrgSlug: "acme"}
+	}
+	// Warm the session, as the requests before it would have.
+	in.Check.Resource = resource(-1)
+	if _, _, _, err := e.EvaluateActions(ctx, in, nil); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("one-check", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			in := in
+			in.Check.Resource = resource(i)
+			if _, _, err := e.Evaluate(ctx, in); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("default-catalog", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			in := in
+			in.Check.Resource = resource(i)
+			if _, _, _, err := e.EvaluateActions(ctx, in, nil); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+		b.ReportMetric(float64(len(e.Actions())), "actions")
+	})
 }

@@ -113,7 +113,8 @@ func (e *Engine) Evaluate(ctx context.Context, in authz.Input) (authz.Outcome, s
 	if err != nil {
 		return authz.Outcome{}, rev.name, err
 	}
-	v, err := e.eval(ctx, rev.decision, input, nil, rev.decision.carryFor(st, lasting, in.Check.Action))
+	var c carry
+	v, err := e.eval(ctx, rev.decision, input, nil, rev.decision.carryFor(&c, st, lasting, in.Check.Action))
 	if err != nil {
 		return authz.Outcome{}, rev.name, fmt.Errorf("evaluate %s: %w", DecisionQuery, err)
 	}
@@ -149,8 +150,9 @@ func (e *Engine) EvaluateActions(ctx context.Context, in authz.Input, actions []
 	}
 	defer r.close()
 	outs := make([]authz.Outcome, len(actions))
+	var c carry
 	for i, action := range actions {
-		v, err := e.run(r, parts.input(st.obj, action), nil, rev.decision.carryFor(st, lasting, action))
+		v, err := e.run(r, parts.input(st.obj, action), nil, rev.decision.carryFor(&c, st, lasting, action))
 		if err != nil {
 			return nil, nil, rev.name, fmt.Errorf("evaluate %s for action %s: %w", DecisionQuery, action, err)
 		}
@@ -174,7 +176,8 @@ func (e *Engine) Has(ctx context.Context, s authz.Subject, check any) (authz.Has
 	if err != nil {
 		return authz.HasAnswer{}, fmt.Errorf("build has() input: %w", err)
 	}
-	v, err := e.eval(ctx, rev.has, input, nil, rev.has.carryFor(st, lasting, ""))
+	var c carry
+	v, err := e.eval(ctx, rev.has, input, nil, rev.has.carryFor(&c, st, lasting, ""))
 	if err != nil {
 		return authz.HasAnswer{}, fmt.Errorf("evaluate %s: %w", HasQuery, err)
 	}

@@ -55,36 +55,109 @@ func prepareQuery(compiler *ast.Compiler, store storage.Store, ref string) (*rul
 // when not nil, sees every step. carry, when not nil, brings values known
 // before the evaluation starts and receives what it computed (reuse.go).
 func (q *ruleQuery) eval(ctx context.Context, input ast.Value, timeout time.Duration, tracer topdown.QueryTracer, carry *carry) (v ast.Value, computed []cachedRule, err error) {
+	r, err := q.start(ctx, timeout)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer r.close()
+	return r.eval(input, tracer, carry)
+}
+
+// runner evaluates a rule several times in a row, for one call (the
+// actions of one resource): what does not depend on the input is set up
+// once. The policies' store is only read, so one transaction sees the same
+// data for every evaluation; the cancel hook on ctx, the deadline's timer
+// and the rule cache are reused. Each evaluation still gets the whole
+// timeout, its own clock reading (time.now_ns) and an empty rule cache, so
+// it answers exactly as an evaluation of its own. A runner is used by one
+// goroutine.
+type runner struct {
+	q       *ruleQuery
+	ctx     context.Context
+	timeout time.Duration
+	txn     storage.Transaction
+	rules   *ruleCache
+	stop    atomic.Pointer[deadline] // the current evaluation's
+	unhook  func() bool
+}
+
+// deadline stops one evaluation: the evaluator checks its cancel flag as
+// it goes; the flag is raised by a timer at the deadline, or by ctx
+// ending, without a goroutine of its own.
+type deadline struct {
+	cancel   topdown.Cancel
+	timedOut atomic.Bool
+	timer    *time.Timer
+}
+
+func newDeadline(timeout time.Duration) *deadline {
+	d := &deadline{cancel: topdown.NewCancel()}
+	d.timer = time.AfterFunc(timeout, func() {
+		d.timedOut.Store(true)
+		d.cancel.Cancel()
+	})
+	return d
+}
+
+// start opens a runner; close must follow.
+func (q *ruleQuery) start(ctx context.Context, timeout time.Duration) (*runner, error) {
 	txn, err := q.store.NewTransaction(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open store transaction: %w", err)
+		return nil, fmt.Errorf("open store transaction: %w", err)
 	}
-	defer q.store.Abort(ctx, txn)
-
-	// The evaluator checks its cancel flag as it goes; the flag is raised by
-	// a timer at the deadline, or by ctx ending, without a goroutine of
-	// its own.
-	cancel := topdown.NewCancel()
-	var timedOut atomic.Bool
-	timer := time.AfterFunc(timeout, func() {
-		timedOut.Store(true)
-		cancel.Cancel()
+	r := &runner{q: q, ctx: ctx, timeout: timeout, txn: txn, rules: q.caches.get()}
+	r.unhook = context.AfterFunc(ctx, func() {
+		if d := r.stop.Load(); d != nil {
+			d.cancel.Cancel()
+		} // else arm sees ctx.Err
 	})
-	defer timer.Stop()
-	defer context.AfterFunc(ctx, cancel.Cancel)()
+	return r, nil
+}
 
-	rules := q.caches.get()
-	defer q.caches.put(rules)
+func (r *runner) close() {
+	r.unhook()
+	if d := r.stop.Load(); d != nil {
+		d.timer.Stop()
+	}
+	r.q.caches.put(r.rules)
+	r.q.store.Abort(r.ctx, r.txn)
+}
+
+// arm gives the next evaluation the whole timeout. The timer of the last
+// one is reset when it had not fired; one that fired (its flag raised, or
+// about to be) is replaced.
+func (r *runner) arm() *deadline {
+	d := r.stop.Load()
+	if d != nil && d.timer.Stop() {
+		d.timer.Reset(r.timeout)
+		return d
+	}
+	d = newDeadline(r.timeout)
+	r.stop.Store(d)
+	// ctx may have ended before the new flag was in place, when the hook
+	// raised the previous one.
+	if r.ctx.Err() != nil {
+		d.cancel.Cancel()
+	}
+	return d
+}
+
+// eval is one evaluation (ruleQuery.eval).
+func (r *runner) eval(input ast.Value, tracer topdown.QueryTracer, carry *carry) (v ast.Value, computed []cachedRule, err error) {
+	q, ctx, rules := r.q, r.ctx, r.rules
+	if r.stop.Load() != nil {
+		rules.reset() // the previous evaluation's values are its own
+	}
 	if carry != nil {
 		rules.carried = carry.prior.values
 	}
-
+	d := r.arm()
 	tq := topdown.NewQuery(q.body).
 		WithCompiler(q.compiler).
 		WithStore(q.store).
-		WithTransaction(txn).
+		WithTransaction(r.txn).
 		WithInput(ast.NewTerm(input)).
-		WithCancel(cancel).
+		WithCancel(d.cancel).
 		WithVirtualCache(rules).
 		WithMetrics(noMetrics).
 		WithStrictBuiltinErrors(true)
@@ -93,8 +166,8 @@ func (q *ruleQuery) eval(ctx context.Context, input ast.Value, timeout time.Dura
 	}
 	results, err := tq.Run(ctx)
 	switch {
-	case err != nil && timedOut.Load() && ctx.Err() == nil:
-		return nil, nil, fmt.Errorf("%w (%s)", ErrEvalTimeout, timeout)
+	case err != nil && d.timedOut.Load() && ctx.Err() == nil:
+		return nil, nil, fmt.Errorf("%w (%s)", ErrEvalTimeout, r.timeout)
 	case err != nil:
 		return nil, nil, err
 	case len(results) == 0:

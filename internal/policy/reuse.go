@@ -113,8 +113,52 @@ func (r *reusable) result(key ast.Ref) bool {
 	if fn, ok := key[0].Value.(ast.Ref); ok {
 		path = fn
 	}
-	rules := r.compiler.GetRules(path)
-	return len(rules) > 0 && r.allReusable(rules)
+	// The rules compiler.GetRules(path) names, visited in place rather
+	// than gathered into a new list: this runs for every value every
+	// evaluation computes, and only reads what reusableRules decided.
+	node, found := r.compiler.RuleTree, false
+	for _, t := range path {
+		if node = node.Child(t.Value); node == nil {
+			return found // no rule at or below path: only the rules above it
+		}
+		if !found && len(node.Values) > 0 {
+			if !r.decided(node.Values) {
+				return false
+			}
+			found = true // the first rules on the way hold the document
+		}
+	}
+	var below bool
+	return r.subtreeReusable(node, &below) && (found || below)
+}
+
+// decided reports whether every rule is reusable, as reusableRules
+// decided it; a rule it did not see counts as not.
+func (r *reusable) decided(rules []*ast.Rule) bool {
+	for _, rule := range rules {
+		if !r.rules[rule] {
+			return false
+		}
+	}
+	return true
+}
+
+// subtreeReusable reports whether the rules of node and of every child
+// below it that is not hidden (as compiler.GetRulesWithPrefix walks them)
+// are reusable; seen is set when there is one.
+func (r *reusable) subtreeReusable(node *ast.TreeNode, seen *bool) bool {
+	if len(node.Values) > 0 {
+		*seen = true
+		if !r.decided(node.Values) {
+			return false
+		}
+	}
+	for _, child := range node.Children {
+		if !child.Hide && !r.subtreeReusable(child, seen) {
+			return false
+		}
+	}
+	return true
 }
 
 // carriedResults keeps, per session and action, the reusable values an
@@ -124,6 +168,7 @@ func (r *reusable) result(key ast.Ref) bool {
 // (principalState), so a new token, like a new revision, starts afresh.
 type carriedResults struct {
 	rules  *reusable
+	keep   func(ast.Ref) bool // rules.result, made once
 	values *boundedmap.Map[carryKey, carried]
 }
 
@@ -168,7 +213,7 @@ func carriedCost(k carryKey, c carried) int {
 }
 
 func newCarriedResults(rules *reusable) *carriedResults {
-	return &carriedResults{rules: rules, values: boundedmap.NewCosted(maxCarriedSessions, maxCarriedBytes, carriedCost)}
+	return &carriedResults{rules: rules, keep: rules.result, values: boundedmap.NewCosted(maxCarriedSessions, maxCarriedBytes, carriedCost)}
 }
 
 // carry is one evaluation's part in carrying values: what it starts with,
@@ -183,15 +228,17 @@ type carry struct {
 
 // carryFor returns the carry of an evaluation of q for st and action
 // (none for has()): nil, carry nothing, when q carries nothing or st does
-// not last beyond the evaluation (no session to carry values for).
-func (q *ruleQuery) carryFor(st *principalState, lasting bool, action string) *carry {
+// not last beyond the evaluation (no session to carry values for). into
+// is where it is kept: the caller's, so that a decision allocates none.
+func (q *ruleQuery) carryFor(into *carry, st *principalState, lasting bool, action string) *carry {
 	c := q.carried
 	if c == nil || !lasting {
 		return nil
 	}
 	k := carryKey{st, action}
 	prior, _ := c.values.Get(k)
-	return &carry{owner: c, key: k, prior: prior, capture: prior.refreshes < maxRefreshes, keep: c.rules.result}
+	*into = carry{owner: c, key: k, prior: prior, capture: prior.refreshes < maxRefreshes, keep: c.keep}
+	return into
 }
 
 // finish keeps what the evaluation computed beyond what it started with

@@ -122,3 +122,60 @@ func reusableRulesOf(t *testing.T, fsys fs.FS) *reusable {
 	}
 	return reusableRules(compiler)
 }
+
+// TestReusableResultMatchesGetRules: result, which walks the rule tree in
+// place, decides every reference exactly as it would from the list
+// compiler.GetRules gathers: each rule path, a path below it (a member
+// of a rule's value, a package's document), a path to no rule, and a
+// function's reference with its arguments.
+func TestReusableResultMatchesGetRules(t *testing.T) {
+	data, err := os.ReadFile("../../policies/data.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	team := `package verdict.rules.t
+
+b.c[x] := 1 if some x in ["k"]
+
+b.c.d := input.resource.id
+
+mine(id) if id == input.principal.user_id
+
+deny contains {"reason": "guest", "message": "guest"} if input.principal.org_role == "org:guest"
+
+grant contains {"reason": "owner", "message": "owner"} if mine(input.resource.owner_id)
+`
+	for name, fsys := range map[string]fstest.MapFS{
+		"shipped": {"data.json": {Data: data}},
+		"team":    {"data.json": {Data: data}, "t.rego": {Data: []byte(team)}},
+	} {
+		r := reusableRulesOf(t, fsys)
+		want := func(key ast.Ref) bool {
+			path := key
+			if fn, ok := key[0].Value.(ast.Ref); ok {
+				path = fn
+			}
+			rules := r.compiler.GetRules(path)
+			return len(rules) > 0 && r.allReusable(rules)
+		}
+		var keys []ast.Ref
+		var walk func(node *ast.TreeNode, path ast.Ref)
+		walk = func(node *ast.TreeNode, path ast.Ref) {
+			keys = append(keys, path,
+				append(path.Copy(), ast.StringTerm("no_such_member")),
+				ast.Ref{ast.NewTerm(path.Copy()), ast.StringTerm("arg")})
+			for _, child := range node.Children {
+				walk(child, append(path.Copy(), ast.NewTerm(child.Key)))
+			}
+		}
+		walk(r.compiler.RuleTree.Child(ast.DefaultRootDocument.Value), ast.Ref{ast.DefaultRootDocument})
+		for _, key := range keys {
+			if got, want := r.result(key), want(key); got != want {
+				t.Errorf("%s: result(%v) = %v, want %v", name, key, got, want)
+			}
+		}
+		if len(keys) < 100 {
+			t.Errorf("%s: only %d keys", name, len(keys))
+		}
+	}
+}
