@@ -1055,7 +1055,7 @@ type UnsupportedMediaType struct {
 type AuthzenEvaluationParams struct {
 	// XRequestID The caller's request id, echoed exactly in the response (every
 	// route does this; AuthZEN requires it). Logs carry it when it is at
-	// most 128 bytes, else an id of Verdict's own.
+	// most 128 bytes, else its first 128 bytes.
 	XRequestID XRequestID `json:"X-Request-ID,omitempty,omitzero"`
 }
 
@@ -1063,7 +1063,7 @@ type AuthzenEvaluationParams struct {
 type AuthzenEvaluationsParams struct {
 	// XRequestID The caller's request id, echoed exactly in the response (every
 	// route does this; AuthZEN requires it). Logs carry it when it is at
-	// most 128 bytes, else an id of Verdict's own.
+	// most 128 bytes, else its first 128 bytes.
 	XRequestID XRequestID `json:"X-Request-ID,omitempty,omitzero"`
 }
 
@@ -1076,7 +1076,7 @@ type AuthzenEvaluations200JSONResponseBody struct {
 type AuthzenSearchActionParams struct {
 	// XRequestID The caller's request id, echoed exactly in the response (every
 	// route does this; AuthZEN requires it). Logs carry it when it is at
-	// most 128 bytes, else an id of Verdict's own.
+	// most 128 bytes, else its first 128 bytes.
 	XRequestID XRequestID `json:"X-Request-ID,omitempty,omitzero"`
 }
 
@@ -2655,9 +2655,9 @@ type ClientInterface interface {
 	//   anonymous subject is denied with `unauthenticated`.
 	// - `action.properties` are not part of the check (`context` is).
 	// - Fields Verdict does not know are ignored, as AuthZEN requires;
-	//   a missing `subject`, `subject.type`, `subject.id`, `action`,
-	//   `action.name`, `resource`, `resource.type` or `resource.id` is
-	//   `400`.
+	//   a missing or empty `subject`, `subject.type`, `subject.id`,
+	//   `action`, `action.name`, `resource`, `resource.type` or
+	//   `resource.id` is `400`.
 	// - The response's `context` carries Verdict's `reason`, `message`,
 	//   `decision_id` and `policy_revision`.
 	// - `X-Request-ID` is echoed exactly (on every route).
@@ -2687,9 +2687,9 @@ type ClientInterface interface {
 	//   anonymous subject is denied with `unauthenticated`.
 	// - `action.properties` are not part of the check (`context` is).
 	// - Fields Verdict does not know are ignored, as AuthZEN requires;
-	//   a missing `subject`, `subject.type`, `subject.id`, `action`,
-	//   `action.name`, `resource`, `resource.type` or `resource.id` is
-	//   `400`.
+	//   a missing or empty `subject`, `subject.type`, `subject.id`,
+	//   `action`, `action.name`, `resource`, `resource.type` or
+	//   `resource.id` is `400`.
 	// - The response's `context` carries Verdict's `reason`, `message`,
 	//   `decision_id` and `policy_revision`.
 	// - `X-Request-ID` is echoed exactly (on every route).
@@ -2719,8 +2719,10 @@ type ClientInterface interface {
 	//   even with the defaults, a property of the wrong type) is answered
 	//   `decision: false` with `context.error` (`status` 400 and a
 	//   message), and counts as a deny for the semantics.
-	// - At most 100 items (more is `400`). An internal failure fails the
-	//   whole request (`500`), never an allow.
+	// - At most 100 items (more is `400`). Items repeat the defaults they
+	//   take: a request whose items would repeat more than 1 MiB of them
+	//   in all is `413`. An internal failure fails the whole request
+	//   (`500`), never an allow.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2747,8 +2749,10 @@ type ClientInterface interface {
 	//   even with the defaults, a property of the wrong type) is answered
 	//   `decision: false` with `context.error` (`status` 400 and a
 	//   message), and counts as a deny for the semantics.
-	// - At most 100 items (more is `400`). An internal failure fails the
-	//   whole request (`500`), never an allow.
+	// - At most 100 items (more is `400`). Items repeat the defaults they
+	//   take: a request whose items would repeat more than 1 MiB of them
+	//   in all is `413`. An internal failure fails the whole request
+	//   (`500`), never an allow.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2874,7 +2878,10 @@ type ClientInterface interface {
 	// like a check's. A rejected or missing token denies every action
 	// with its reason. `actions` holds at most 100 actions, each at most
 	// 256 bytes; a repeated action is answered once. The exact-decision
-	// cache is not consulted.
+	// cache is not consulted. Every decision repeats the resource and
+	// context (each is evaluated and logged with them): a request whose
+	// decisions would repeat more than 1 MiB of them in all (their size
+	// times the actions asked) is `413`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2896,7 +2903,10 @@ type ClientInterface interface {
 	// like a check's. A rejected or missing token denies every action
 	// with its reason. `actions` holds at most 100 actions, each at most
 	// 256 bytes; a repeated action is answered once. The exact-decision
-	// cache is not consulted.
+	// cache is not consulted. Every decision repeats the resource and
+	// context (each is evaluated and logged with them): a request whose
+	// decisions would repeat more than 1 MiB of them in all (their size
+	// times the actions asked) is `413`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3125,9 +3135,9 @@ func (c *Client) AuthzenConfiguration(ctx context.Context, reqEditors ...Request
 //     anonymous subject is denied with `unauthenticated`.
 //   - `action.properties` are not part of the check (`context` is).
 //   - Fields Verdict does not know are ignored, as AuthZEN requires;
-//     a missing `subject`, `subject.type`, `subject.id`, `action`,
-//     `action.name`, `resource`, `resource.type` or `resource.id` is
-//     `400`.
+//     a missing or empty `subject`, `subject.type`, `subject.id`,
+//     `action`, `action.name`, `resource`, `resource.type` or
+//     `resource.id` is `400`.
 //   - The response's `context` carries Verdict's `reason`, `message`,
 //     `decision_id` and `policy_revision`.
 //   - `X-Request-ID` is echoed exactly (on every route).
@@ -3167,9 +3177,9 @@ func (c *Client) AuthzenEvaluationWithBody(ctx context.Context, params *AuthzenE
 //     anonymous subject is denied with `unauthenticated`.
 //   - `action.properties` are not part of the check (`context` is).
 //   - Fields Verdict does not know are ignored, as AuthZEN requires;
-//     a missing `subject`, `subject.type`, `subject.id`, `action`,
-//     `action.name`, `resource`, `resource.type` or `resource.id` is
-//     `400`.
+//     a missing or empty `subject`, `subject.type`, `subject.id`,
+//     `action`, `action.name`, `resource`, `resource.type` or
+//     `resource.id` is `400`.
 //   - The response's `context` carries Verdict's `reason`, `message`,
 //     `decision_id` and `policy_revision`.
 //   - `X-Request-ID` is echoed exactly (on every route).
@@ -3209,8 +3219,10 @@ func (c *Client) AuthzenEvaluation(ctx context.Context, params *AuthzenEvaluatio
 //     even with the defaults, a property of the wrong type) is answered
 //     `decision: false` with `context.error` (`status` 400 and a
 //     message), and counts as a deny for the semantics.
-//   - At most 100 items (more is `400`). An internal failure fails the
-//     whole request (`500`), never an allow.
+//   - At most 100 items (more is `400`). Items repeat the defaults they
+//     take: a request whose items would repeat more than 1 MiB of them
+//     in all is `413`. An internal failure fails the whole request
+//     (`500`), never an allow.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3247,8 +3259,10 @@ func (c *Client) AuthzenEvaluationsWithBody(ctx context.Context, params *Authzen
 //     even with the defaults, a property of the wrong type) is answered
 //     `decision: false` with `context.error` (`status` 400 and a
 //     message), and counts as a deny for the semantics.
-//   - At most 100 items (more is `400`). An internal failure fails the
-//     whole request (`500`), never an allow.
+//   - At most 100 items (more is `400`). Items repeat the defaults they
+//     take: a request whose items would repeat more than 1 MiB of them
+//     in all is `413`. An internal failure fails the whole request
+//     (`500`), never an allow.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3454,7 +3468,10 @@ func (c *Client) Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*ht
 // like a check's. A rejected or missing token denies every action
 // with its reason. `actions` holds at most 100 actions, each at most
 // 256 bytes; a repeated action is answered once. The exact-decision
-// cache is not consulted.
+// cache is not consulted. Every decision repeats the resource and
+// context (each is evaluated and logged with them): a request whose
+// decisions would repeat more than 1 MiB of them in all (their size
+// times the actions asked) is `413`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3486,7 +3503,10 @@ func (c *Client) AllowedActionsWithBody(ctx context.Context, contentType string,
 // like a check's. A rejected or missing token denies every action
 // with its reason. `actions` holds at most 100 actions, each at most
 // 256 bytes; a repeated action is answered once. The exact-decision
-// cache is not consulted.
+// cache is not consulted. Every decision repeats the resource and
+// context (each is evaluated and logged with them): a request whose
+// decisions would repeat more than 1 MiB of them in all (their size
+// times the actions asked) is `413`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4361,9 +4381,9 @@ type ClientWithResponsesInterface interface {
 	//   anonymous subject is denied with `unauthenticated`.
 	// - `action.properties` are not part of the check (`context` is).
 	// - Fields Verdict does not know are ignored, as AuthZEN requires;
-	//   a missing `subject`, `subject.type`, `subject.id`, `action`,
-	//   `action.name`, `resource`, `resource.type` or `resource.id` is
-	//   `400`.
+	//   a missing or empty `subject`, `subject.type`, `subject.id`,
+	//   `action`, `action.name`, `resource`, `resource.type` or
+	//   `resource.id` is `400`.
 	// - The response's `context` carries Verdict's `reason`, `message`,
 	//   `decision_id` and `policy_revision`.
 	// - `X-Request-ID` is echoed exactly (on every route).
@@ -4393,9 +4413,9 @@ type ClientWithResponsesInterface interface {
 	//   anonymous subject is denied with `unauthenticated`.
 	// - `action.properties` are not part of the check (`context` is).
 	// - Fields Verdict does not know are ignored, as AuthZEN requires;
-	//   a missing `subject`, `subject.type`, `subject.id`, `action`,
-	//   `action.name`, `resource`, `resource.type` or `resource.id` is
-	//   `400`.
+	//   a missing or empty `subject`, `subject.type`, `subject.id`,
+	//   `action`, `action.name`, `resource`, `resource.type` or
+	//   `resource.id` is `400`.
 	// - The response's `context` carries Verdict's `reason`, `message`,
 	//   `decision_id` and `policy_revision`.
 	// - `X-Request-ID` is echoed exactly (on every route).
@@ -4425,8 +4445,10 @@ type ClientWithResponsesInterface interface {
 	//   even with the defaults, a property of the wrong type) is answered
 	//   `decision: false` with `context.error` (`status` 400 and a
 	//   message), and counts as a deny for the semantics.
-	// - At most 100 items (more is `400`). An internal failure fails the
-	//   whole request (`500`), never an allow.
+	// - At most 100 items (more is `400`). Items repeat the defaults they
+	//   take: a request whose items would repeat more than 1 MiB of them
+	//   in all is `413`. An internal failure fails the whole request
+	//   (`500`), never an allow.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4453,8 +4475,10 @@ type ClientWithResponsesInterface interface {
 	//   even with the defaults, a property of the wrong type) is answered
 	//   `decision: false` with `context.error` (`status` 400 and a
 	//   message), and counts as a deny for the semantics.
-	// - At most 100 items (more is `400`). An internal failure fails the
-	//   whole request (`500`), never an allow.
+	// - At most 100 items (more is `400`). Items repeat the defaults they
+	//   take: a request whose items would repeat more than 1 MiB of them
+	//   in all is `413`. An internal failure fails the whole request
+	//   (`500`), never an allow.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4590,7 +4614,10 @@ type ClientWithResponsesInterface interface {
 	// like a check's. A rejected or missing token denies every action
 	// with its reason. `actions` holds at most 100 actions, each at most
 	// 256 bytes; a repeated action is answered once. The exact-decision
-	// cache is not consulted.
+	// cache is not consulted. Every decision repeats the resource and
+	// context (each is evaluated and logged with them): a request whose
+	// decisions would repeat more than 1 MiB of them in all (their size
+	// times the actions asked) is `413`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4612,7 +4639,10 @@ type ClientWithResponsesInterface interface {
 	// like a check's. A rejected or missing token denies every action
 	// with its reason. `actions` holds at most 100 actions, each at most
 	// 256 bytes; a repeated action is answered once. The exact-decision
-	// cache is not consulted.
+	// cache is not consulted. Every decision repeats the resource and
+	// context (each is evaluated and logged with them): a request whose
+	// decisions would repeat more than 1 MiB of them in all (their size
+	// times the actions asked) is `413`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5798,9 +5828,9 @@ func (c *ClientWithResponses) AuthzenConfigurationWithResponse(ctx context.Conte
 //     anonymous subject is denied with `unauthenticated`.
 //   - `action.properties` are not part of the check (`context` is).
 //   - Fields Verdict does not know are ignored, as AuthZEN requires;
-//     a missing `subject`, `subject.type`, `subject.id`, `action`,
-//     `action.name`, `resource`, `resource.type` or `resource.id` is
-//     `400`.
+//     a missing or empty `subject`, `subject.type`, `subject.id`,
+//     `action`, `action.name`, `resource`, `resource.type` or
+//     `resource.id` is `400`.
 //   - The response's `context` carries Verdict's `reason`, `message`,
 //     `decision_id` and `policy_revision`.
 //   - `X-Request-ID` is echoed exactly (on every route).
@@ -5836,9 +5866,9 @@ func (c *ClientWithResponses) AuthzenEvaluationWithBodyWithResponse(ctx context.
 //     anonymous subject is denied with `unauthenticated`.
 //   - `action.properties` are not part of the check (`context` is).
 //   - Fields Verdict does not know are ignored, as AuthZEN requires;
-//     a missing `subject`, `subject.type`, `subject.id`, `action`,
-//     `action.name`, `resource`, `resource.type` or `resource.id` is
-//     `400`.
+//     a missing or empty `subject`, `subject.type`, `subject.id`,
+//     `action`, `action.name`, `resource`, `resource.type` or
+//     `resource.id` is `400`.
 //   - The response's `context` carries Verdict's `reason`, `message`,
 //     `decision_id` and `policy_revision`.
 //   - `X-Request-ID` is echoed exactly (on every route).
@@ -5874,8 +5904,10 @@ func (c *ClientWithResponses) AuthzenEvaluationWithResponse(ctx context.Context,
 //     even with the defaults, a property of the wrong type) is answered
 //     `decision: false` with `context.error` (`status` 400 and a
 //     message), and counts as a deny for the semantics.
-//   - At most 100 items (more is `400`). An internal failure fails the
-//     whole request (`500`), never an allow.
+//   - At most 100 items (more is `400`). Items repeat the defaults they
+//     take: a request whose items would repeat more than 1 MiB of them
+//     in all is `413`. An internal failure fails the whole request
+//     (`500`), never an allow.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5908,8 +5940,10 @@ func (c *ClientWithResponses) AuthzenEvaluationsWithBodyWithResponse(ctx context
 //     even with the defaults, a property of the wrong type) is answered
 //     `decision: false` with `context.error` (`status` 400 and a
 //     message), and counts as a deny for the semantics.
-//   - At most 100 items (more is `400`). An internal failure fails the
-//     whole request (`500`), never an allow.
+//   - At most 100 items (more is `400`). Items repeat the defaults they
+//     take: a request whose items would repeat more than 1 MiB of them
+//     in all is `413`. An internal failure fails the whole request
+//     (`500`), never an allow.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6093,7 +6127,10 @@ func (c *ClientWithResponses) ReadyzWithResponse(ctx context.Context, reqEditors
 // like a check's. A rejected or missing token denies every action
 // with its reason. `actions` holds at most 100 actions, each at most
 // 256 bytes; a repeated action is answered once. The exact-decision
-// cache is not consulted.
+// cache is not consulted. Every decision repeats the resource and
+// context (each is evaluated and logged with them): a request whose
+// decisions would repeat more than 1 MiB of them in all (their size
+// times the actions asked) is `413`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6121,7 +6158,10 @@ func (c *ClientWithResponses) AllowedActionsWithBodyWithResponse(ctx context.Con
 // like a check's. A rejected or missing token denies every action
 // with its reason. `actions` holds at most 100 actions, each at most
 // 256 bytes; a repeated action is answered once. The exact-decision
-// cache is not consulted.
+// cache is not consulted. Every decision repeats the resource and
+// context (each is evaluated and logged with them): a request whose
+// decisions would repeat more than 1 MiB of them in all (their size
+// times the actions asked) is `413`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"mime"
 	"net/http"
 	"strconv"
 	"time"
@@ -89,7 +90,7 @@ func (a *Authorizer) attempt(ctx context.Context, req CheckRequest, edit Request
 		return nil, fmt.Errorf("decode the answer (status %d): %w", resp.StatusCode, err)
 	case resp.StatusCode != http.StatusOK:
 		return nil, statusError(resp, parsed)
-	case parsed.JSON200 == nil:
+	case parsed.JSON200 == nil || !isJSON(resp.Header.Get("Content-Type")):
 		return nil, fmt.Errorf("answer of type %q is not a decision", resp.Header.Get("Content-Type"))
 	case parsed.JSON200.Reason == "" || parsed.JSON200.DecisionId == (openapi_types.UUID{}):
 		// Every decision names its reason and has an id: a 200 without them
@@ -97,6 +98,13 @@ func (a *Authorizer) attempt(ctx context.Context, req CheckRequest, edit Request
 		return nil, errors.New("answer is not a decision: no reason or decision_id")
 	}
 	return parsed.JSON200, nil
+}
+
+// isJSON reports whether contentType is application/json, the type
+// Verdict answers with.
+func isJSON(contentType string) bool {
+	mediaType, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mediaType == "application/json"
 }
 
 // unlessDone marks err retryable, unless the whole decision's context is

@@ -84,15 +84,30 @@ func NewAuthorizer(server string, opts Options) (*Authorizer, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	var copts []ClientOption
-	if opts.HTTPClient != nil {
-		copts = append(copts, WithHTTPClient(opts.HTTPClient))
-	}
-	client, err := NewClient(server, copts...)
+	client, err := NewClient(server, WithHTTPClient(noRedirects(opts.HTTPClient)))
 	if err != nil {
 		return nil, fmt.Errorf("verdict client: %w", err)
 	}
 	return &Authorizer{client: client, opts: opts}, nil
+}
+
+// noRedirects is doer, or a default client, that never follows a
+// redirect: a check carries the end user's session token and the caller's
+// API key, which must reach Verdict and nothing else, and an answer from
+// wherever a redirect points is not Verdict's. A redirect is then answered
+// as what it is, a status that is no decision. A doer that is not an
+// *http.Client is taken as it is.
+func noRedirects(doer HttpRequestDoer) HttpRequestDoer {
+	var c http.Client
+	switch d := doer.(type) {
+	case nil:
+	case *http.Client:
+		c = *d
+	default:
+		return doer
+	}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
 }
 
 func (o *Options) setDefaults() error {

@@ -151,6 +151,22 @@ func (e *errorRecorder) last() error {
 // TestMiddlewareFailsClosed: whatever keeps a decision from arriving, the
 // request is refused (503) and the protected handler never runs; only the
 // failures that may pass are retried.
+// allowBody is a decision that allows, as Verdict would write it.
+const allowBody = `{"decision_id":"0193a8c2-7d4e-4b1a-9c2f-3e5d6a7b8c90","allow":true,"reason":"role","message":"m","policy_revision":"sha256:x"}`
+
+// allowingServer is a server that allows everything, and fails the test
+// when asked: nothing may follow Verdict's redirect to it.
+func allowingServer(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("the check followed a redirect to %s (Authorization %q)", r.URL, r.Header.Get("Authorization"))
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(allowBody))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
 func TestMiddlewareFailsClosed(t *testing.T) {
 	t.Parallel()
 	member := memberToken(t)
@@ -175,6 +191,8 @@ func TestMiddlewareFailsClosed(t *testing.T) {
 		{name: "retries run out", script: failFirst(99, 503, "0"), opts: fast, wantAttempts: 3, wantStatus: 503},
 		{name: "a 200 that is not a decision", script: answer(200, `{"allow":true}`), opts: fast, wantAttempts: 1},
 		{name: "a 200 that does not decode", script: answer(200, `{"allow":true,"reason":`), opts: fast, wantAttempts: 1},
+		{name: "a 200 that is not JSON", script: answerAs("text/json", 200, allowBody), opts: fast, wantAttempts: 1},
+		{name: "a redirect is not followed", script: redirectTo(allowingServer(t)), opts: fast, wantAttempts: 1, wantStatus: 307},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -109,6 +109,25 @@ func answer(status int, body string) script {
 	}
 }
 
+// answerAs is answer with another Content-Type.
+func answerAs(contentType string, status int, body string) script {
+	return func(_ int, w http.ResponseWriter, _ *http.Request) bool {
+		w.Header().Set("Content-Type", contentType)
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(body))
+		return true
+	}
+}
+
+// redirectTo answers every attempt with a 307 to target, which a client
+// that follows it would send the check to, token and API key included.
+func redirectTo(target string) script {
+	return func(_ int, w http.ResponseWriter, r *http.Request) bool {
+		http.Redirect(w, r, target+r.URL.Path, http.StatusTemporaryRedirect)
+		return true
+	}
+}
+
 // slowFirst holds each of the first n attempts for d (or until the caller
 // gives up) before letting it through.
 func slowFirst(n int, d time.Duration) script {

@@ -210,6 +210,10 @@ func TestAuthZENRefusals(t *testing.T) {
 		{"no resource", "/access/v1/evaluation", "application/json", full("resource"), 400},
 		{"no resource type", "/access/v1/evaluation", "application/json", full("resource.type"), 400},
 		{"no resource id", "/access/v1/evaluation", "application/json", full("resource.id"), 400},
+		{"an empty subject type", "/access/v1/evaluation", "application/json", full("", "subject", map[string]any{"type": "", "id": "user_1"}), 400},
+		{"an empty resource id", "/access/v1/evaluation", "application/json", full("", "resource", map[string]any{"type": "task", "id": ""}), 400},
+		{"defaults repeated past the body limit", "/access/v1/evaluations", "application/json",
+			`{"context":{"pad":"` + strings.Repeat("x", 20000) + `"},"evaluations":[` + strings.Repeat(`{},`, 99) + `{}]}`, 413},
 		{"a subject that is a string", "/access/v1/evaluation", "application/json", full("", "subject", "alice"), 400},
 		{"a token that is not a string", "/access/v1/evaluation", "application/json", full("", "subject", map[string]any{"type": "user", "id": "u", "properties": map[string]any{"token": 1}}), 400},
 		{"an org_id that is not a string", "/access/v1/evaluation", "application/json", full("", "resource", map[string]any{"type": "t", "id": "i", "properties": map[string]any{"org_id": []any{"org_A"}}}), 400},
@@ -456,6 +460,19 @@ func TestAuthZENConfiguration(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, get(t, inst.base)); diff != "" {
 			t.Errorf("metadata (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("a PDP behind a path", func(t *testing.T) {
+		t.Parallel()
+		inst := startServe(t, "--public-url", "https://pdp.example.com/tenant1")
+		resp, err := http.Get(inst.base + "/.well-known/authzen-configuration/tenant1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var doc map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || doc["policy_decision_point"] != "https://pdp.example.com/tenant1" {
+			t.Errorf("GET the path-inserted metadata = %d %v (%v)", resp.StatusCode, doc, err)
 		}
 	})
 	t.Run("from the request, and open when callers need keys", func(t *testing.T) {

@@ -6,6 +6,10 @@ import (
 	"time"
 )
 
+// Actions lists the actions the serving policies know: what DecideActions
+// answers when asked for none in particular.
+func (d *Decider) Actions() []string { return d.policies.Actions() }
+
 // ActionDecision is the decision for one action of DecideActions.
 type ActionDecision struct {
 	Action string

@@ -192,7 +192,9 @@ func (s Session) BindSubject(subjectID string) Session {
 	if s.Rejected != nil || !s.Principal.Authenticated || s.Principal.UserID == subjectID {
 		return s
 	}
-	return Session{Principal: s.Principal, Rejected: &TokenError{
+	// As for any refused token, the decision log then shows an anonymous
+	// principal beside the token's reason; the message names the user.
+	return Session{Rejected: &TokenError{
 		Reason:  ReasonSubjectMismatch,
 		Message: fmt.Sprintf("subject.id %q is not the token's user %s", subjectID, s.Principal.UserID),
 	}}

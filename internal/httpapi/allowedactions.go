@@ -73,6 +73,13 @@ func (s *server) handleAllowedActions() http.Handler {
 		if err := c.Validate(); err != nil {
 			return validationError("", err)
 		}
+		asked := len(actions)
+		if actions == nil {
+			asked = len(s.decider.Actions())
+		}
+		if err := s.checkRepeats(asked, encodedSize(req.Resource)+encodedSize(req.Context)); err != nil {
+			return err
+		}
 		sess, err := s.decider.Authenticate(withOrigin(r), req.Token)
 		if err != nil {
 			return internalError(err)

@@ -202,6 +202,16 @@ func TestAllowedActionsRefusals(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a context the catalog's actions would repeat past the body limit", func(t *testing.T) {
+		body := `{"context":{"pad":"` + strings.Repeat("x", 70<<10) + `"}}`
+		if rec := serveJSON(s.handler, http.MethodPost, "/v1/allowed-actions", body); rec.Code != http.StatusRequestEntityTooLarge {
+			t.Errorf("= %d %s, want 413", rec.Code, rec.Body)
+		}
+		body = `{"context":{"pad":"` + strings.Repeat("x", 40<<10) + `"}}`
+		if rec := serveJSON(s.handler, http.MethodPost, "/v1/allowed-actions", body); rec.Code != http.StatusOK {
+			t.Errorf("a context within the bound = %d %s, want 200", rec.Code, rec.Body)
+		}
+	})
 	t.Run("no actions asked, none answered", func(t *testing.T) {
 		rec := serveJSON(s.handler, http.MethodPost, "/v1/allowed-actions", `{"actions":[]}`)
 		if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"allowed":[],"denied":[],"policy_revision":"sha256:`) {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/verdict-pdp/verdict/internal/authz"
@@ -79,10 +80,10 @@ func (e evaluation) ask(where string) (string, authz.Check, error) {
 // subject's session token.
 func about(subject, resource *entity, action string, context map[string]any, where string) (string, authz.Check, error) {
 	switch {
-	case subject == nil || subject.Type == nil || subject.ID == nil:
-		return "", authz.Check{}, badRequest(where + `"subject" with "type" and "id" is required`)
-	case resource == nil || resource.Type == nil || resource.ID == nil:
-		return "", authz.Check{}, badRequest(where + `"resource" with "type" and "id" is required`)
+	case !subject.named():
+		return "", authz.Check{}, badRequest(where + `"subject" with a non-empty "type" and "id" is required`)
+	case !resource.named():
+		return "", authz.Check{}, badRequest(where + `"resource" with a non-empty "type" and "id" is required`)
 	}
 	token, s, err := subject.requestSubject(where)
 	if err != nil {
@@ -97,6 +98,13 @@ func about(subject, resource *entity, action string, context map[string]any, whe
 		return "", authz.Check{}, validationError(where, err)
 	}
 	return token, c, nil
+}
+
+// named reports whether e is given with a non-empty type and id, as
+// AuthZEN requires them: an entity of no type or no id names nothing a
+// policy could judge.
+func (e *entity) named() bool {
+	return e != nil && e.Type != nil && e.ID != nil && *e.Type != "" && *e.ID != ""
 }
 
 // requestSubject splits the subject into its session token and the
@@ -264,6 +272,21 @@ type evaluationsRequest struct {
 
 func (*evaluationsRequest) ignoresUnknownFields() {}
 
+// inheritedBytes is what the items take from the defaults, in all: the
+// encoded size of each default member, once per item that inherits it.
+func (r evaluationsRequest) inheritedBytes() int64 {
+	sizes := [3]int64{encodedSize(r.Subject), encodedSize(r.Resource), encodedSize(r.Context)}
+	var total int64
+	for _, item := range r.Evaluations {
+		for i, inherits := range [3]bool{item.Subject == nil, item.Resource == nil, item.Context == nil} {
+			if inherits {
+				total += sizes[i]
+			}
+		}
+	}
+	return total
+}
+
 func (r evaluationsRequest) defaults() evaluation {
 	return evaluation{Subject: r.Subject, Action: r.Action, Resource: r.Resource, Context: r.Context}
 }
@@ -328,6 +351,9 @@ func (s *server) handleEvaluations() http.Handler {
 		}
 		if n := len(req.Evaluations); n > s.limits.MaxBatch {
 			return badRequest(fmt.Sprintf(`"evaluations" must hold at most %d items, not %d`, s.limits.MaxBatch, n))
+		}
+		if err := s.checkRepeated(req.inheritedBytes()); err != nil {
+			return err
 		}
 		asks, refusals, err := s.asks(r, req)
 		if err != nil {
@@ -413,6 +439,9 @@ func (s *server) handleActionSearch() http.Handler {
 		if err != nil {
 			return err
 		}
+		if err := s.checkRepeats(len(s.decider.Actions()), encodedSize(req.Subject)+encodedSize(req.Resource)+encodedSize(req.Context)); err != nil {
+			return err
+		}
 		sess, err := s.session(r, token, c)
 		if err != nil {
 			return err
@@ -439,6 +468,20 @@ func (s *server) handleSearchUnsupported(what string) http.Handler {
 		return &Error{Status: http.StatusNotFound, Code: codeNotFound, Message: fmt.Sprintf(
 			"%s search is not offered: it needs a directory of %ss, which Verdict does not keep (see %s)", what, what, pathAuthZENConfig)}
 	})
+}
+
+// authzenConfigPaths are where the metadata document is served: the
+// well-known path and, for a public URL with a path (a PDP behind a proxy
+// at https://host/tenant1), the well-known path with that path after it,
+// as AuthZEN builds the document's URL.
+func authzenConfigPaths(publicURL string) []string {
+	paths := []string{pathAuthZENConfig}
+	if u, err := url.Parse(publicURL); err == nil {
+		if p := strings.TrimSuffix(u.Path, "/"); p != "" {
+			paths = append(paths, pathAuthZENConfig+p)
+		}
+	}
+	return paths
 }
 
 // authzenConfiguration is the PDP metadata document.

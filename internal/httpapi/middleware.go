@@ -42,9 +42,9 @@ type RequestRecorder interface {
 const maxRequestIDBytes = 128
 
 // observe gives every request its state and an id: the caller's
-// X-Request-Id when it sends a reasonable one, else a fresh one, carried
-// in the context for logs; the response echoes the caller's id as sent,
-// else the fresh one. Once the request
+// X-Request-Id (its first maxRequestIDBytes), else a fresh one, carried in
+// the context for logs; the response echoes the caller's id as sent, else
+// the fresh one. Once the request
 // is answered it is counted by rec (when set) and logged at debug level
 // (method, route, status, duration, caller, id; never its body, so tokens
 // stay out of the logs).
@@ -52,14 +52,16 @@ func observe(logger *slog.Logger, rec RequestRecorder) func(http.Handler) http.H
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			given := r.Header.Get("X-Request-Id")
-			st := &requestState{id: given}
-			if st.id == "" || len(st.id) > maxRequestIDBytes {
+			// A caller's id too long to carry into every log line is
+			// carried cut to its first maxRequestIDBytes, which still
+			// finds it; the response echoes it exactly as sent, as
+			// AuthZEN requires.
+			st := &requestState{id: given[:min(len(given), maxRequestIDBytes)]}
+			if st.id == "" {
 				var b [8]byte
 				_, _ = rand.Read(b[:])
 				st.id = hex.EncodeToString(b[:])
 			}
-			// The caller's id comes back exactly as sent (AuthZEN requires
-			// it), even one too long to carry into the logs.
 			w.Header().Set("X-Request-Id", cmp.Or(given, st.id))
 			ctx := context.WithValue(r.Context(), requestStateKey{}, st)
 			debug := logger.Enabled(ctx, slog.LevelDebug)

@@ -118,7 +118,9 @@ func New(d Deps) http.Handler {
 		r.Method(http.MethodPost, pathSearchSubject, s.handleSearchUnsupported("subject"))
 		r.Method(http.MethodPost, pathSearchResource, s.handleSearchUnsupported("resource"))
 	})
-	r.Method(http.MethodGet, pathAuthZENConfig, s.handleAuthZENConfiguration(d.PublicURL))
+	for _, path := range authzenConfigPaths(d.PublicURL) {
+		r.Method(http.MethodGet, path, s.handleAuthZENConfiguration(d.PublicURL))
+	}
 	if d.Webhooks != nil {
 		hooks := newAdmission(maxWebhookInflightBytes, maxWebhookBodyBytes)
 		r.With(hooks.middleware(s)).Method(http.MethodPost, "/v1/webhooks/clerk", s.handleClerkWebhook(d.Webhooks))
