@@ -422,7 +422,7 @@ type Decision struct {
 	// saying the explanation was truncated.
 	//
 	//
-	// Examples: ["verdict-builtin/authz.rego:72: else := tenancy.denial","verdict-builtin/tenancy.rego:56: input.resource.org_id != input.principal.org_id"]
+	// Examples: ["verdict-builtin/authz.rego:78: else := tenancy.denial","verdict-builtin/tenancy.rego:55: input.resource.org_id != input.principal.org_id"]
 	Explanation []string `json:"explanation,omitempty,omitzero"`
 
 	// Message Human-readable explanation; not for branching.
@@ -2649,9 +2649,11 @@ type ClientInterface interface {
 	//   the resource's own fields (strings, else `400`); its other
 	//   properties become `resource.attributes`.
 	// - The policies see the subject as sent, without the token, in
-	//   `input.subject`. A catalog entry with `"authentication":
-	//   "subject"` (user-scoped) may be decided from it alone, for
-	//   service-to-service callers; the shipped catalog has none, so an
+	//   `input.subject`, and the caller's API key name in `input.caller`.
+	//   A catalog entry with `"authentication": "subject"` (user-scoped)
+	//   may be decided from the subject alone when a caller the entry
+	//   lists in `callers` vouches for it (service-to-service calls; it
+	//   needs `--api-keys-file`); the shipped catalog has none, so an
 	//   anonymous subject is denied with `unauthenticated`.
 	// - `action.properties` are not part of the check (`context` is).
 	// - Fields Verdict does not know are ignored, as AuthZEN requires;
@@ -2681,9 +2683,11 @@ type ClientInterface interface {
 	//   the resource's own fields (strings, else `400`); its other
 	//   properties become `resource.attributes`.
 	// - The policies see the subject as sent, without the token, in
-	//   `input.subject`. A catalog entry with `"authentication":
-	//   "subject"` (user-scoped) may be decided from it alone, for
-	//   service-to-service callers; the shipped catalog has none, so an
+	//   `input.subject`, and the caller's API key name in `input.caller`.
+	//   A catalog entry with `"authentication": "subject"` (user-scoped)
+	//   may be decided from the subject alone when a caller the entry
+	//   lists in `callers` vouches for it (service-to-service calls; it
+	//   needs `--api-keys-file`); the shipped catalog has none, so an
 	//   anonymous subject is denied with `unauthenticated`.
 	// - `action.properties` are not part of the check (`context` is).
 	// - Fields Verdict does not know are ignored, as AuthZEN requires;
@@ -3129,9 +3133,11 @@ func (c *Client) AuthzenConfiguration(ctx context.Context, reqEditors ...Request
 //     the resource's own fields (strings, else `400`); its other
 //     properties become `resource.attributes`.
 //   - The policies see the subject as sent, without the token, in
-//     `input.subject`. A catalog entry with `"authentication":
-//     "subject"` (user-scoped) may be decided from it alone, for
-//     service-to-service callers; the shipped catalog has none, so an
+//     `input.subject`, and the caller's API key name in `input.caller`.
+//     A catalog entry with `"authentication": "subject"` (user-scoped)
+//     may be decided from the subject alone when a caller the entry
+//     lists in `callers` vouches for it (service-to-service calls; it
+//     needs `--api-keys-file`); the shipped catalog has none, so an
 //     anonymous subject is denied with `unauthenticated`.
 //   - `action.properties` are not part of the check (`context` is).
 //   - Fields Verdict does not know are ignored, as AuthZEN requires;
@@ -3171,9 +3177,11 @@ func (c *Client) AuthzenEvaluationWithBody(ctx context.Context, params *AuthzenE
 //     the resource's own fields (strings, else `400`); its other
 //     properties become `resource.attributes`.
 //   - The policies see the subject as sent, without the token, in
-//     `input.subject`. A catalog entry with `"authentication":
-//     "subject"` (user-scoped) may be decided from it alone, for
-//     service-to-service callers; the shipped catalog has none, so an
+//     `input.subject`, and the caller's API key name in `input.caller`.
+//     A catalog entry with `"authentication": "subject"` (user-scoped)
+//     may be decided from the subject alone when a caller the entry
+//     lists in `callers` vouches for it (service-to-service calls; it
+//     needs `--api-keys-file`); the shipped catalog has none, so an
 //     anonymous subject is denied with `unauthenticated`.
 //   - `action.properties` are not part of the check (`context` is).
 //   - Fields Verdict does not know are ignored, as AuthZEN requires;
@@ -4375,9 +4383,11 @@ type ClientWithResponsesInterface interface {
 	//   the resource's own fields (strings, else `400`); its other
 	//   properties become `resource.attributes`.
 	// - The policies see the subject as sent, without the token, in
-	//   `input.subject`. A catalog entry with `"authentication":
-	//   "subject"` (user-scoped) may be decided from it alone, for
-	//   service-to-service callers; the shipped catalog has none, so an
+	//   `input.subject`, and the caller's API key name in `input.caller`.
+	//   A catalog entry with `"authentication": "subject"` (user-scoped)
+	//   may be decided from the subject alone when a caller the entry
+	//   lists in `callers` vouches for it (service-to-service calls; it
+	//   needs `--api-keys-file`); the shipped catalog has none, so an
 	//   anonymous subject is denied with `unauthenticated`.
 	// - `action.properties` are not part of the check (`context` is).
 	// - Fields Verdict does not know are ignored, as AuthZEN requires;
@@ -4407,9 +4417,11 @@ type ClientWithResponsesInterface interface {
 	//   the resource's own fields (strings, else `400`); its other
 	//   properties become `resource.attributes`.
 	// - The policies see the subject as sent, without the token, in
-	//   `input.subject`. A catalog entry with `"authentication":
-	//   "subject"` (user-scoped) may be decided from it alone, for
-	//   service-to-service callers; the shipped catalog has none, so an
+	//   `input.subject`, and the caller's API key name in `input.caller`.
+	//   A catalog entry with `"authentication": "subject"` (user-scoped)
+	//   may be decided from the subject alone when a caller the entry
+	//   lists in `callers` vouches for it (service-to-service calls; it
+	//   needs `--api-keys-file`); the shipped catalog has none, so an
 	//   anonymous subject is denied with `unauthenticated`.
 	// - `action.properties` are not part of the check (`context` is).
 	// - Fields Verdict does not know are ignored, as AuthZEN requires;
@@ -5822,9 +5834,11 @@ func (c *ClientWithResponses) AuthzenConfigurationWithResponse(ctx context.Conte
 //     the resource's own fields (strings, else `400`); its other
 //     properties become `resource.attributes`.
 //   - The policies see the subject as sent, without the token, in
-//     `input.subject`. A catalog entry with `"authentication":
-//     "subject"` (user-scoped) may be decided from it alone, for
-//     service-to-service callers; the shipped catalog has none, so an
+//     `input.subject`, and the caller's API key name in `input.caller`.
+//     A catalog entry with `"authentication": "subject"` (user-scoped)
+//     may be decided from the subject alone when a caller the entry
+//     lists in `callers` vouches for it (service-to-service calls; it
+//     needs `--api-keys-file`); the shipped catalog has none, so an
 //     anonymous subject is denied with `unauthenticated`.
 //   - `action.properties` are not part of the check (`context` is).
 //   - Fields Verdict does not know are ignored, as AuthZEN requires;
@@ -5860,9 +5874,11 @@ func (c *ClientWithResponses) AuthzenEvaluationWithBodyWithResponse(ctx context.
 //     the resource's own fields (strings, else `400`); its other
 //     properties become `resource.attributes`.
 //   - The policies see the subject as sent, without the token, in
-//     `input.subject`. A catalog entry with `"authentication":
-//     "subject"` (user-scoped) may be decided from it alone, for
-//     service-to-service callers; the shipped catalog has none, so an
+//     `input.subject`, and the caller's API key name in `input.caller`.
+//     A catalog entry with `"authentication": "subject"` (user-scoped)
+//     may be decided from the subject alone when a caller the entry
+//     lists in `callers` vouches for it (service-to-service calls; it
+//     needs `--api-keys-file`); the shipped catalog has none, so an
 //     anonymous subject is denied with `unauthenticated`.
 //   - `action.properties` are not part of the check (`context` is).
 //   - Fields Verdict does not know are ignored, as AuthZEN requires;

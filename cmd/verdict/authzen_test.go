@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -25,14 +29,15 @@ type authzen struct {
 }
 
 // servicesPolicy is a team's policy set deciding from input.subject: the
-// report rebuild accepts a subject vouched for by a calling service, and
-// only the services the team trusts may run it.
+// report rebuild accepts a subject vouched for by the scheduler (an API
+// key's name), and only the services the team trusts may run it.
 const servicesPolicy = `package verdict.rules.services
 
 actions["reports:rebuild"] := {
-	"description": "Rebuild the reports: any signed-in user, or a trusted service.",
+	"description": "Rebuild the reports: any signed-in user, or a trusted service the scheduler vouches for.",
 	"scope": "user",
 	"authentication": "subject",
+	"callers": ["scheduler"],
 	"requires": [],
 }
 
@@ -48,6 +53,8 @@ trusted if {
 }
 `
 
+// startAuthZEN starts a service, without API keys, with the services
+// policy loaded.
 func startAuthZEN(t *testing.T, extra ...string) *authzen {
 	t.Helper()
 	inst := startServe(t, extra...)
@@ -146,12 +153,8 @@ func TestAuthZENEvaluation(t *testing.T) {
 			map[string]any{"subject": user("user_1", az.member[:len(az.member)-4]+"AAAA"), "action": act("tasks:read"), "resource": task("org_A")}, "deny/token_invalid"},
 		{"no token: the default policies deny an anonymous subject",
 			map[string]any{"subject": map[string]any{"type": "user", "id": "user_1"}, "action": act("tasks:read"), "resource": task("org_A")}, "deny/unauthenticated"},
-		{"a trusted service, decided from input.subject",
-			map[string]any{"subject": map[string]any{"type": "service", "id": "report-worker"}, "action": act("reports:rebuild"), "resource": map[string]any{"type": "report", "id": "r1"}}, "permit/membership"},
-		{"an untrusted service",
-			map[string]any{"subject": map[string]any{"type": "service", "id": "intruder"}, "action": act("reports:rebuild"), "resource": map[string]any{"type": "report", "id": "r1"}}, "deny/untrusted_service"},
-		{"a vouched subject is no tenant's member",
-			map[string]any{"subject": map[string]any{"type": "service", "id": "report-worker"}, "action": act("reports:rebuild"), "resource": task("org_A")}, "deny/tenant_mismatch"},
+		{"without API keys no caller vouches for a subject",
+			map[string]any{"subject": map[string]any{"type": "service", "id": "report-worker"}, "action": act("reports:rebuild"), "resource": map[string]any{"type": "report", "id": "r1"}}, "deny/unauthenticated"},
 		{"a signed-in user needs no vouching",
 			map[string]any{"subject": user("user_3", az.otherMember), "action": act("reports:rebuild"), "resource": map[string]any{"type": "report", "id": "r1"}}, "permit/membership"},
 		{"fields AuthZEN does not define are ignored, at every level",
@@ -424,8 +427,8 @@ func TestAuthZENActionSearch(t *testing.T) {
 	if got := names(t, map[string]any{"subject": map[string]any{"type": "user", "id": "user_1"}, "resource": task("org_A")}); len(got) != 0 {
 		t.Errorf("anonymous: %v, want none", got)
 	}
-	if got := names(t, map[string]any{"subject": map[string]any{"type": "service", "id": "report-worker"}, "resource": map[string]any{"type": "report", "id": "r"}}); !slices.Equal(got, []string{"reports:rebuild"}) {
-		t.Errorf("a trusted service: %v, want [reports:rebuild]", got)
+	if got := names(t, map[string]any{"subject": map[string]any{"type": "service", "id": "report-worker"}, "resource": map[string]any{"type": "report", "id": "r"}}); len(got) != 0 {
+		t.Errorf("a service no caller vouches for: %v, want none", got)
 	}
 	// Every action but those needing a feature or a fresh second factor.
 	admin := names(t, map[string]any{"subject": user("user_2", az.admin), "resource": task("org_A")})
@@ -578,5 +581,71 @@ func TestAuthZENDecisionLog(t *testing.T) {
 			t.Fatalf("decision %s not logged: %s", d.Context.DecisionID, b)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestAuthZENServiceCallers: a subject without a session is decided only
+// for the callers an entry trusts to vouch for it, each known by its API
+// key; a caller cannot pass for another.
+func TestAuthZENServiceCallers(t *testing.T) {
+	t.Parallel()
+	keys := map[string]string{"scheduler": "key-of-the-scheduler", "gateway": "key-of-the-gateway"}
+	var lines strings.Builder
+	for name, key := range keys {
+		sum := sha256.Sum256([]byte(key))
+		fmt.Fprintf(&lines, "%s sha256:%s\n", name, hex.EncodeToString(sum[:]))
+	}
+	file := filepath.Join(t.TempDir(), "api-keys")
+	if err := os.WriteFile(file, []byte(lines.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inst := startServe(t, "--api-keys-file", file)
+	if err := os.WriteFile(filepath.Join(inst.policies, "services.rego"), []byte(servicesPolicy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ask := func(t *testing.T, caller, path string, body map[string]any) authzenDecision {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest(http.MethodPost, inst.base+path, bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+keys[caller])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var d authzenDecision
+		if err := json.NewDecoder(resp.Body).Decode(&d); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("POST %s as %s = %d (%v)", path, caller, resp.StatusCode, err)
+		}
+		return d
+	}
+	service := func(id string, resource map[string]any) map[string]any {
+		return map[string]any{"subject": map[string]any{"type": "service", "id": id}, "action": act("reports:rebuild"), "resource": resource}
+	}
+	report := map[string]any{"type": "report", "id": "r1"}
+	deadline := time.Now().Add(10 * time.Second)
+	for ask(t, "scheduler", "/access/v1/evaluation", service("report-worker", report)).outcome() != "permit/membership" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the services policy did not load:\n%s", inst.out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, tt := range []struct {
+		name, caller string
+		body         map[string]any
+		want         string
+	}{
+		{"the scheduler vouches for the report worker", "scheduler", service("report-worker", report), "permit/membership"},
+		{"another caller cannot pass for the scheduler", "gateway", service("report-worker", report), "deny/unauthenticated"},
+		{"the team's rule still judges the subject", "scheduler", service("intruder", report), "deny/untrusted_service"},
+		{"a vouched subject is no tenant's member", "scheduler", service("report-worker", task("org_A")), "deny/tenant_mismatch"},
+		{"shipped actions still need a session", "scheduler", map[string]any{"subject": map[string]any{"type": "service", "id": "x"}, "action": act("tasks:read"), "resource": report}, "deny/unauthenticated"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ask(t, tt.caller, "/access/v1/evaluation", tt.body); got.outcome() != tt.want {
+				t.Errorf("got %s (%s), want %s", got.outcome(), got.Context.Message, tt.want)
+			}
+		})
 	}
 }

@@ -85,10 +85,12 @@ func TestCallersOverMutualTLS(t *testing.T) {
 		}
 	}
 
-	// Probes and metrics are open; the decision routes want a caller.
-	if code, _, _ := do(withCert, http.MethodGet, "/readyz", ""); code != 200 {
-		t.Errorf("/readyz without an API key = %d", code)
-	}
+	// Probes and metrics are open (readiness comes once the keys are
+	// fetched, without an API key); the decision routes want a caller.
+	waitFor("/readyz 200 without an API key", func() bool {
+		code, _, _ := do(withCert, http.MethodGet, "/readyz", "")
+		return code == 200
+	})
 	for _, tc := range []struct{ name, key, message string }{
 		{"no key", "", "needs a caller's API key"},
 		{"an unlisted key", "billing-key-2", "not one of a listed caller"},

@@ -73,6 +73,11 @@ type Check struct {
 	Context  map[string]any `json:"context,omitempty"`
 	// Subject is the AuthZEN subject, nil on Verdict's own routes.
 	Subject *RequestSubject `json:"subject,omitempty"`
+	// Caller names the service that asked: its API key's name, when the
+	// service requires keys (empty otherwise). The policies see it as
+	// input.caller; a subject is vouched for only by a caller an action's
+	// catalog entry trusts.
+	Caller string `json:"caller,omitempty"`
 	// Explain asks for the rules and expressions that decided, with the
 	// decision. It is not part of the question: the answer is the same.
 	Explain bool `json:"-"`

@@ -70,6 +70,7 @@ func (c *decisionCache) key(revision string, session sessionKey, ch Check) (cach
 	w.string(revision)
 	w.bytes(session[:])
 	w.string(ch.Action)
+	w.string(ch.Caller)
 	if !w.resource(ch.Resource) || !w.object(ch.Context) || !w.subject(ch.Subject) {
 		return cacheKey{}, false
 	}

@@ -60,6 +60,10 @@ func appendEntry(b []byte, r authz.DecisionRecord) ([]byte, error) {
 			return b, err
 		}
 	}
+	if r.Check.Caller != "" {
+		b = append(b, `,"caller":`...)
+		b = appendString(b, r.Check.Caller)
+	}
 	if r.Check.Subject != nil { // an AuthZEN subject, as the policies saw it (no token)
 		if b, err = appendJSON(b, `,"subject":`, r.Check.Subject); err != nil {
 			return b, err

@@ -120,6 +120,7 @@ type line struct {
 	Resource    *authz.Resource       `json:"resource"`
 	Context     map[string]any        `json:"context"`
 	Subject     *authz.RequestSubject `json:"subject"`
+	Caller      string                `json:"caller"`
 	Allow       *bool                 `json:"allow"`
 	Reason      authz.Reason          `json:"reason"`
 }
@@ -148,7 +149,7 @@ func parseEntry(b []byte) (Entry, error) {
 	}
 	return Entry{
 		DecisionID: l.DecisionID, Principal: p, TokenReason: l.TokenReason,
-		Check: authz.Check{Action: *l.Action, Resource: l.Resource, Context: l.Context, Subject: l.Subject},
+		Check: authz.Check{Action: *l.Action, Resource: l.Resource, Context: l.Context, Subject: l.Subject, Caller: l.Caller},
 		Allow: *l.Allow, Reason: l.Reason,
 	}, nil
 }

@@ -69,7 +69,7 @@ func (s *server) handleAllowedActions() http.Handler {
 		if err != nil {
 			return err
 		}
-		c := authz.Check{Resource: req.Resource, Context: req.Context}
+		c := authz.Check{Resource: req.Resource, Context: req.Context, Caller: callerFrom(r.Context())}
 		if err := c.Validate(); err != nil {
 			return validationError("", err)
 		}

@@ -219,6 +219,7 @@ func (s *server) evaluateOne(w http.ResponseWriter, r *http.Request, e evaluatio
 	if err != nil {
 		return err
 	}
+	c.Caller = callerFrom(r.Context())
 	sess, err := s.session(r, token, c)
 	if err != nil {
 		return err
@@ -394,6 +395,7 @@ func (s *server) asks(r *http.Request, req evaluationsRequest) ([]authz.Ask, []*
 			asks[i], refusals[i] = authz.Ask{Unanswerable: true}, e
 			continue
 		}
+		c.Caller = callerFrom(r.Context())
 		sess, seen := sessions[token]
 		if !seen {
 			if sess, err = s.decider.Authenticate(withOrigin(r), token); err != nil {
@@ -439,6 +441,7 @@ func (s *server) handleActionSearch() http.Handler {
 		if err != nil {
 			return err
 		}
+		c.Caller = callerFrom(r.Context())
 		if err := s.checkRepeats(len(s.decider.Actions()), encodedSize(req.Subject)+encodedSize(req.Resource)+encodedSize(req.Context)); err != nil {
 			return err
 		}

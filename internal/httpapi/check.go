@@ -71,6 +71,7 @@ func (s *server) handleCheck() http.Handler {
 		if err != nil {
 			return err
 		}
+		c.Caller = callerFrom(r.Context())
 		d, err := s.decider.Check(withOrigin(r), req.Token, c)
 		if err != nil {
 			return internalError(err)
@@ -117,6 +118,9 @@ func (s *server) handleBatch() http.Handler {
 		checks, err := req.checks(s.limits.MaxBatch, s.explain)
 		if err != nil {
 			return err
+		}
+		for i := range checks {
+			checks[i].Caller = callerFrom(r.Context())
 		}
 		results, err := s.decider.CheckBatch(withOrigin(r), req.Token, checks)
 		if err != nil {

@@ -88,6 +88,15 @@ func observe(logger *slog.Logger, rec RequestRecorder) func(http.Handler) http.H
 	}
 }
 
+// callerFrom returns the name of the caller whose API key the request
+// carried, "" when keys are off or outside a request.
+func callerFrom(ctx context.Context) string {
+	if st := stateOf(ctx); st != nil {
+		return st.caller
+	}
+	return ""
+}
+
 // requestIDFrom returns the request's id, "" outside a request.
 func requestIDFrom(ctx context.Context) string {
 	if st := stateOf(ctx); st != nil {

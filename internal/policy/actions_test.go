@@ -24,8 +24,9 @@ import (
 const volatileRules = `package verdict.rules.volatile
 
 actions["kiosk:open"] := {
-	"description": "Open the kiosk: any subject the calling service vouches for.",
+	"description": "Open the kiosk: any subject the kiosk service vouches for.",
 	"authentication": "subject",
+	"callers": ["kiosk-service"],
 	"scope": "user",
 	"requires": [],
 }
@@ -48,6 +49,69 @@ deny contains {"reason": "secret", "message": "secret resources are read only"} 
 }
 `
 
+// mixedRules is a team package whose rules read the resource and the
+// action together in every way a rule can, each in a helper that reads
+// the resource too, so that sharing it between the actions of one
+// resource would change answers: input as a whole, input under a key a
+// variable holds, a function of the resource whose body reads the
+// action, and the action in a reference inside a reference; and one asks
+// a shared rule under another resource (with). Its other helpers read the
+// resource but not the action (owned, blocked, the prefix function):
+// EvaluateActions shares those.
+const mixedRules = `package verdict.rules.mixed
+
+_action := object.get(input, "action", "") if input.resource.owner_id == "user_2"
+
+deny contains {"reason": "whole_input", "message": msg} if {
+	_action == "tasks:create"
+	msg := sprintf("%s: not for user_2's tasks", [_action])
+}
+
+_keyed contains v if {
+	input.resource.attributes.secret == true
+	some k in ["action"]
+	v := input[k]
+}
+
+deny contains {"reason": "keyed", "message": "secret resources are not exported"} if "reports:export" in _keyed
+
+_guarded(owner) if {
+	owner == "user_1"
+	startswith(input.action, "org:sys_")
+}
+
+deny contains {"reason": "fn_action", "message": "user_1's resources are not managed"} if _guarded(input.resource.owner_id)
+
+_open_on_locked if {
+	input.resource.attributes.locked == true
+	data.verdict.actions[input.action].requires == []
+}
+
+deny contains {"reason": "nested", "message": "locked resources take no open action"} if _open_on_locked
+
+_owned if input.resource.owner_id == input.principal.user_id
+
+_blocked contains a if {
+	_owned
+	some a in ["tasks:list", "invoices:approve"]
+}
+
+deny contains {"reason": "blocked", "message": "not on your own resources"} if input.action in _blocked
+
+_prefix(action) := split(action, ":")[0]
+
+deny contains {"reason": "elsewhere", "message": "secret resources are listed in no other organization"} if {
+	input.resource.attributes.secret == true
+	input.action == "tasks:list"
+	not data.verdict.tenancy.in_active_org with input.resource as {"org_id": "org_nowhere"}
+}
+
+deny contains {"reason": "prefixed", "message": "posts stay unpublished on locked resources"} if {
+	_prefix(input.action) == "posts"
+	input.resource.attributes.locked == true
+}
+`
+
 // TestEvaluateActionsMatchesEvaluate: for random principals, resources,
 // contexts and subjects, every action EvaluateActions answers is answered
 // exactly as Evaluate answers it alone, for the shipped policies, with the
@@ -56,15 +120,17 @@ deny contains {"reason": "secret", "message": "secret resources are read only"} 
 // repeats and empty lists included).
 func TestEvaluateActionsMatchesEvaluate(t *testing.T) {
 	t.Parallel()
-	sets := map[string]fstest.MapFS{"shipped": {}, "team": {}, "volatile": {}}
+	sets := map[string]fstest.MapFS{"shipped": {}, "team": {}, "volatile": {}, "mixed": {}}
 	for name, b := range policyFiles(t) {
 		if !strings.HasPrefix(name, "acme/") {
 			sets["shipped"][name] = &fstest.MapFile{Data: b}
 		}
 		sets["team"][name] = &fstest.MapFile{Data: b}
 		sets["volatile"][name] = &fstest.MapFile{Data: b}
+		sets["mixed"][name] = &fstest.MapFile{Data: b}
 	}
 	sets["volatile"]["volatile.rego"] = &fstest.MapFile{Data: []byte(volatileRules)}
+	sets["mixed"]["mixed.rego"] = &fstest.MapFile{Data: []byte(mixedRules)}
 	for name, fsys := range sets {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -98,6 +164,8 @@ func TestEvaluateActionsMatchesEvaluate(t *testing.T) {
 				want = append(want, "task_locked", "owner")
 			case "volatile":
 				want = append(want, "task_locked", "owner", "night", "blocked_subject", "secret")
+			case "mixed":
+				want = append(want, "whole_input", "keyed", "fn_action", "nested", "blocked", "prefixed", "elsewhere")
 			}
 			for _, r := range want {
 				if reasons[r] == 0 {
@@ -197,6 +265,7 @@ func randomCheck(rng *rand.Rand) authz.Check {
 	if rng.IntN(3) == 0 {
 		c.Context = map[string]any{"hour": rng.IntN(24)}
 	}
+	c.Caller = pick("", "kiosk-service", "other-service")
 	if rng.IntN(3) == 0 {
 		c.Subject = &authz.RequestSubject{Type: "user", ID: "kiosk_1"}
 		if rng.IntN(2) == 0 {

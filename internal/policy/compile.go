@@ -111,9 +111,10 @@ func compile(ctx context.Context, s snapshot) (*revision, error) {
 		return nil, asCompileError(err, s)
 	}
 	if rev.deterministic {
-		reusable := reusableRules(compiler)
+		reusable := reusableRules(compiler, readsPrincipalOrAction)
 		rev.decision.carried = newCarriedResults(reusable)
 		rev.has.carried = newCarriedResults(reusable)
+		rev.decision.actionFree = reusableRules(compiler, readsAllButAction).result
 	}
 	return rev, nil
 }

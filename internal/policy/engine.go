@@ -149,10 +149,13 @@ func (e *Engine) EvaluateActions(ctx context.Context, in authz.Input, actions []
 		return nil, nil, rev.name, fmt.Errorf("evaluate %s: %w", DecisionQuery, err)
 	}
 	defer r.close()
+	r.shareAcrossActions()
 	outs := make([]authz.Outcome, len(actions))
+	input := parts.input(st.obj, "")
 	var c carry
 	for i, action := range actions {
-		v, err := e.run(r, parts.input(st.obj, action), nil, rev.decision.carryFor(&c, st, lasting, action))
+		setAction(input, action)
+		v, err := e.run(r, input, nil, rev.decision.carryFor(&c, st, lasting, action))
 		if err != nil {
 			return nil, nil, rev.name, fmt.Errorf("evaluate %s for action %s: %w", DecisionQuery, action, err)
 		}

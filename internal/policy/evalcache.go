@@ -23,9 +23,13 @@ type ruleCache struct {
 	// shared, and seen only outside any `with` (frame 0), since under a
 	// `with` the input may differ.
 	carried []cachedRule
-	used    uint64      // bit i: carried[i] was looked up (maxCarried <= 64)
-	terms   []*ast.Term // the references' terms, which entries slice
-	keys    []ast.Ref   // scratch for Keys
+	used    uint64 // bit i: carried[i] was looked up (maxCarried <= 64)
+	// shared are values the evaluations of the other actions of the same
+	// call computed (runner.shareAcrossActions), known as carried ones
+	// are.
+	shared []cachedRule
+	terms  []*ast.Term // the references' terms, which entries slice
+	keys   []ast.Ref   // scratch for Keys
 }
 
 type cachedRule struct {
@@ -59,6 +63,11 @@ func (c *ruleCache) Get(ref ast.Ref) (*ast.Term, bool) {
 			if c.carried[i].ref.Equal(ref) {
 				c.used |= 1 << i
 				return c.carried[i].get()
+			}
+		}
+		for i := range c.shared {
+			if c.shared[i].ref.Equal(ref) {
+				return c.shared[i].get()
 			}
 		}
 	}
@@ -167,6 +176,27 @@ func (c *ruleCache) carry(keep func(ast.Ref) bool, prune bool, shared ast.Value)
 	return out
 }
 
+// share returns shared and the values this evaluation computed that keep
+// accepts, copied out of the cache's memory, up to maxShared in all.
+func (c *ruleCache) share(keep func(ast.Ref) bool, shared []cachedRule) []cachedRule {
+	for _, e := range c.entries {
+		if len(shared) == maxShared {
+			break
+		}
+		if keep(e.ref) {
+			e.ref = slices.Clone(e.ref)
+			shared = append(shared, e)
+		}
+	}
+	return shared
+}
+
+// maxShared bounds the values the evaluations of one call share: a
+// decision computes a few that do not depend on the action; a team rule
+// that calls a function with each action would otherwise add one per
+// action.
+const maxShared = 64
+
 // maxCarried bounds the values carried for one session and action: a
 // decision computes a dozen or so; a rule that calls a reusable function
 // with a new argument every time would otherwise grow the list forever.
@@ -219,7 +249,7 @@ func (c *ruleCache) reset() {
 	clear(c.terms)
 	clear(c.keys)
 	c.entries, c.terms, c.keys = c.entries[:0], c.terms[:0], c.keys[:0]
-	c.carried, c.used = nil, 0
+	c.carried, c.used, c.shared = nil, 0, nil
 	c.frames = append(c.frames[:0], 0)
 }
 

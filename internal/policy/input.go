@@ -34,6 +34,7 @@ var (
 	keyOwnerID        = ast.StringTerm("owner_id")
 	keyAttributes     = ast.StringTerm("attributes")
 	keySubject        = ast.StringTerm("subject")
+	keyCaller         = ast.StringTerm("caller")
 	keyProperties     = ast.StringTerm("properties")
 
 	// The members of an answer (engine.go).
@@ -74,7 +75,8 @@ func inputValue(principal ast.Object, in authz.Input) (ast.Value, error) {
 // inputParts are the members of a policy input that do not depend on the
 // action, built once for all the actions asked about one resource.
 type inputParts struct {
-	resource, context, subject *ast.Term // subject nil when absent
+	resource, context *ast.Term
+	subject, caller   *ast.Term // nil when absent
 }
 
 func checkParts(c authz.Check) (inputParts, error) {
@@ -87,6 +89,9 @@ func checkParts(c authz.Check) (inputParts, error) {
 		return inputParts{}, fmt.Errorf("context: %w", err)
 	}
 	parts := inputParts{resource: ast.NewTerm(resource), context: ast.NewTerm(context)}
+	if c.Caller != "" {
+		parts.caller = ast.StringTerm(c.Caller)
+	}
 	if c.Subject != nil {
 		subject, err := subjectObject(c.Subject)
 		if err != nil {
@@ -98,18 +103,31 @@ func checkParts(c authz.Check) (inputParts, error) {
 }
 
 // input is the policy input for principal and action.
-func (p inputParts) input(principal ast.Object, action string) ast.Value {
-	members := [...][2]*ast.Term{
+func (p inputParts) input(principal ast.Object, action string) ast.Object {
+	members := [6][2]*ast.Term{
 		{keyPrincipal, ast.NewTerm(principal)},
 		{keyAction, ast.StringTerm(action)},
 		{keyResource, p.resource},
 		{keyContext, p.context},
-		{keySubject, p.subject},
 	}
-	if p.subject == nil {
-		return ast.NewObject(members[:4]...)
+	n := 4
+	for _, m := range [...][2]*ast.Term{{keySubject, p.subject}, {keyCaller, p.caller}} {
+		if m[1] != nil {
+			members[n] = m
+			n++
+		}
 	}
-	return ast.NewObject(members[:]...)
+	return ast.NewObject(members[:n]...)
+}
+
+// setAction makes input, built by inputParts.input, the input for action:
+// the actions of one resource share one input object, whose action alone
+// changes between their evaluations (building an object costs a map and
+// three allocations). Nothing kept beyond an evaluation holds the object:
+// the values carried or shared between evaluations are those of rules
+// that do not read input as a whole (reuse.go).
+func setAction(input ast.Object, action string) {
+	input.Insert(keyAction, ast.StringTerm(action))
 }
 
 // subjectObject is an AuthZEN subject as the policies see it: type, id

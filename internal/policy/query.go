@@ -28,6 +28,11 @@ type ruleQuery struct {
 	// session (and action) (reuse.go); nil when the policies are not
 	// deterministic.
 	carried *carriedResults
+	// actionFree reports whether a virtual-cache key names a value that
+	// cannot depend on input.action (reuse.go), which the evaluations of
+	// one call's actions share (runner.shareAcrossActions); nil when the
+	// policies are not deterministic.
+	actionFree func(ast.Ref) bool
 }
 
 // noMetrics spares each evaluation the metrics topdown would otherwise
@@ -79,6 +84,10 @@ type runner struct {
 	rules   *ruleCache
 	stop    atomic.Pointer[deadline] // the current evaluation's
 	unhook  func() bool
+	// share, when not nil, picks the values the evaluations hand on to
+	// the next ones, kept in shared (shareAcrossActions).
+	share  func(ast.Ref) bool
+	shared []cachedRule
 }
 
 // deadline stops one evaluation: the evaluator checks its cancel flag as
@@ -123,6 +132,14 @@ func (r *runner) close() {
 	r.q.store.Abort(r.ctx, r.txn)
 }
 
+// shareAcrossActions declares that the evaluations to come on r differ
+// only in input.action (the actions of one resource): each then starts
+// knowing the values the earlier ones computed for rules that cannot
+// depend on the action (reuse.go), as an evaluation of its own would
+// compute them. Nothing is shared when the policies are not
+// deterministic.
+func (r *runner) shareAcrossActions() { r.share = r.q.actionFree }
+
 // arm gives the next evaluation the whole timeout. The timer of the last
 // one is reset when it had not fired; one that fired (its flag raised, or
 // about to be) is replaced.
@@ -151,6 +168,7 @@ func (r *runner) eval(input ast.Value, tracer topdown.QueryTracer, carry *carry)
 	if carry != nil {
 		rules.carried = carry.prior.values
 	}
+	rules.shared = r.shared
 	d := r.arm()
 	tq := topdown.NewQuery(q.body).
 		WithCompiler(q.compiler).
@@ -181,6 +199,9 @@ func (r *runner) eval(input ast.Value, tracer topdown.QueryTracer, carry *carry)
 	}
 	if carry != nil && carry.capture {
 		computed = rules.carry(carry.keep, carry.prior.refreshes == 1, carry.key.principal.obj)
+	}
+	if r.share != nil {
+		r.shared = rules.share(r.share, r.shared)
 	}
 	return t.Value, computed, nil
 }

@@ -28,17 +28,28 @@ import (
 // or uses `with` (which evaluates under other input). A revision whose
 // policies call a builtin that is not a function of its arguments (the
 // clock, randomness) reuses nothing.
+//
+// The same test, with "input other than input.action" in place of "input
+// other than input.principal and input.action", picks the rules that
+// cannot depend on the action: EvaluateActions hands the values one
+// action's evaluation computed for them to the evaluations of the other
+// actions of the same call, whose inputs differ only in their action
+// (runner.shareAcrossActions).
 
 // reusable are the rules of a compiled policy set whose values are a
-// function of input.principal, input.action, the policies and their data.
+// function of the parts of the input reads accepts, the policies and their
+// data.
 type reusable struct {
 	compiler *ast.Compiler
-	rules    map[*ast.Rule]bool // every rule, with its verdict
+	reads    func(input ast.Ref) bool // the input references a rule may read
+	rules    map[*ast.Rule]bool       // every rule, with its verdict
 }
 
-// reusableRules classifies every rule of compiler.
-func reusableRules(compiler *ast.Compiler) *reusable {
-	r := &reusable{compiler: compiler, rules: make(map[*ast.Rule]bool)}
+// reusableRules classifies every rule of compiler: reusable when neither
+// it nor anything it may reach reads an input reference reads refuses
+// (readsPrincipalOrAction, readsAllButAction) or uses `with`.
+func reusableRules(compiler *ast.Compiler, reads func(input ast.Ref) bool) *reusable {
+	r := &reusable{compiler: compiler, reads: reads, rules: make(map[*ast.Rule]bool)}
 	for _, m := range compiler.Modules {
 		for _, rule := range m.Rules {
 			r.classify(rule)
@@ -72,7 +83,7 @@ func (r *reusable) decide(rule *ast.Rule) bool {
 		}
 		switch {
 		case ref.HasPrefix(ast.InputRootRef):
-			ok = readsPrincipalOrAction(ref)
+			ok = r.reads(ref)
 		case ref.HasPrefix(ast.DefaultRootRef):
 			ok = r.allReusable(r.compiler.GetRulesDynamicWithOpts(ref, ast.RulesOptions{IncludeHiddenModules: true}))
 		}
@@ -91,13 +102,27 @@ func (r *reusable) allReusable(rules []*ast.Rule) bool {
 }
 
 // readsPrincipalOrAction reports whether an input reference stays within
-// input.principal or input.action: its first key is one of those strings.
+// input.principal or input.action.
 func readsPrincipalOrAction(ref ast.Ref) bool {
+	key, ok := inputKey(ref)
+	return ok && (key == "principal" || key == "action")
+}
+
+// readsAllButAction reports whether an input reference stays out of
+// input.action.
+func readsAllButAction(ref ast.Ref) bool {
+	key, ok := inputKey(ref)
+	return ok && key != "action"
+}
+
+// inputKey is an input reference's first key, when that is a string: not
+// when the reference is input as a whole, or its key a variable.
+func inputKey(ref ast.Ref) (ast.String, bool) {
 	if len(ref) < 2 {
-		return false // input as a whole
+		return "", false
 	}
 	key, ok := ref[1].Value.(ast.String)
-	return ok && (key == "principal" || key == "action")
+	return key, ok
 }
 
 // result reports whether a virtual-cache key names a value that may be

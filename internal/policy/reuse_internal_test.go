@@ -21,20 +21,19 @@ func TestReusableRules(t *testing.T) {
 	}
 	shipped := map[string]bool{
 		"data.verdict.authz.outcome":              true,
+		"data.verdict.authz.standing":             true,
 		"data.verdict.authz.known":                true,
 		"data.verdict.catalog.entry":              true,
 		"data.verdict.team.denies":                true, // no team rule reads the resource
 		"data.verdict.impersonation_guard.denial": true,
 		"data.verdict.clerk.passes":               true,
 		"data.verdict.tenancy.passes":             false,
+		"data.verdict.tenancy.in_active_org":      false,
+		"data.verdict.authz.stages_pass":          false,
 		"data.verdict.tenancy.denial":             false,
 		"data.verdict.authz.decision":             false,
 	}
-	cases := []struct {
-		name string
-		team string // a package verdict.rules.t, when not empty
-		want map[string]bool
-	}{
+	cases := []classCase{
 		{"shipped", "", shipped},
 		{"a deny that reads the resource", `
 deny contains {"reason": "locked", "message": "locked"} if input.resource.attributes.locked == true`,
@@ -47,15 +46,6 @@ deny contains {"reason": "guest", "message": "guest"} if input.principal.org_rol
 			map[string]bool{"data.verdict.team.denies": true, "data.verdict.rules.t.deny": true}},
 		{"a deny that reads the context", `
 deny contains {"reason": "night", "message": "night"} if input.context.hour < 6`,
-			map[string]bool{"data.verdict.team.denies": false}},
-		{"a deny that reads the whole input", `
-deny contains {"reason": "big", "message": "big"} if count(input) > 10`,
-			map[string]bool{"data.verdict.team.denies": false}},
-		{"a deny that reads input under a variable key", `
-deny contains {"reason": "odd", "message": "odd"} if {
-	some k
-	input[k].flag == true
-}`,
 			map[string]bool{"data.verdict.team.denies": false}},
 		{"a reference inside a reference", `
 deny contains {"reason": "typed", "message": "typed"} if data.verdict.actions[input.resource.type]`,
@@ -80,16 +70,92 @@ mine(id) if id == input.principal.user_id
 deny contains {"reason": "not_mine", "message": "not mine"} if not mine(input.resource.owner_id)`,
 			map[string]bool{"data.verdict.rules.t.mine": true, "data.verdict.team.denies": false}},
 	}
+	checkClassification(t, data, readsPrincipalOrAction, append(cases, opaqueInputReads...))
+}
+
+// TestActionFreeRules checks which rules reuse.go lets the evaluations of
+// one EvaluateActions call share: only those whose value cannot depend on
+// the action.
+func TestActionFreeRules(t *testing.T) {
+	data, err := os.ReadFile("../../policies/data.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []classCase{
+		{"shipped", "", map[string]bool{
+			"data.verdict.tenancy.in_active_org": true,
+			"data.verdict.authz.stages_pass":     true,
+			"data.verdict.team.denies":           true,
+			"data.verdict.tenancy.passes":        false, // user_scoped reads the action
+			"data.verdict.authz.standing":        false,
+			"data.verdict.authz.decision":        false,
+		}},
+		{"a deny that reads the resource", `
+deny contains {"reason": "locked", "message": "locked"} if input.resource.attributes.locked == true`,
+			map[string]bool{"data.verdict.team.denies": true, "data.verdict.authz.stages_pass": true}},
+		{"a deny that reads the resource and the action", `
+deny contains {"reason": "locked", "message": "locked"} if {
+	input.resource.attributes.locked == true
+	input.action == "tasks:delete"
+}`,
+			map[string]bool{"data.verdict.team.denies": false, "data.verdict.authz.stages_pass": false, "data.verdict.tenancy.in_active_org": true}},
+		{"the action inside a reference", `
+deny contains {"reason": "typed", "message": "typed"} if input.resource[input.action]`,
+			map[string]bool{"data.verdict.team.denies": false}},
+		{"a deny that evaluates under other input", `
+deny contains {"reason": "w", "message": "w"} if {
+	data.verdict.tenancy.in_active_org with input.resource as {}
+}`,
+			map[string]bool{"data.verdict.team.denies": false, "data.verdict.tenancy.in_active_org": true}},
+		{"a function of the resource that reads the action", `
+mine(id) if {
+	id == input.principal.user_id
+	input.action != "tasks:read"
+}
+
+deny contains {"reason": "mine", "message": "mine"} if mine(input.resource.owner_id)`,
+			map[string]bool{"data.verdict.rules.t.mine": false, "data.verdict.team.denies": false}},
+	}
+	checkClassification(t, data, readsAllButAction, append(cases, opaqueInputReads...))
+}
+
+// opaqueInputReads are team rules reading input as a whole or under a key
+// a variable holds: whatever part of the input a classification accepts,
+// such a rule may read another.
+var opaqueInputReads = []classCase{
+	{"a deny that reads the whole input", `
+deny contains {"reason": "big", "message": "big"} if count(input) > 10`,
+		map[string]bool{"data.verdict.team.denies": false}},
+	{"a deny that reads input under a variable key", `
+deny contains {"reason": "odd", "message": "odd"} if {
+	some k
+	input[k].flag == true
+}`,
+		map[string]bool{"data.verdict.team.denies": false}},
+}
+
+// classCase is a policy set, the shipped data with a team package t when
+// team is not empty, and the verdicts wanted for some of its references.
+type classCase struct {
+	name string
+	team string
+	want map[string]bool
+}
+
+// checkClassification classifies each case's rules by reads and compares
+// the verdicts.
+func checkClassification(t *testing.T, data []byte, reads func(ast.Ref) bool, cases []classCase) {
+	t.Helper()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			fsys := fstest.MapFS{"data.json": {Data: data}}
 			if c.team != "" {
 				fsys["t.rego"] = &fstest.MapFile{Data: []byte("package verdict.rules.t\n" + c.team + "\n")}
 			}
-			r := reusableRulesOf(t, fsys)
+			r := rulesOf(t, fsys, reads)
 			for path, want := range c.want {
 				if got := r.result(ast.MustParseRef(path)); got != want {
-					t.Errorf("%s reusable = %v, want %v", path, got, want)
+					t.Errorf("%s = %v, want %v", path, got, want)
 				}
 			}
 		})
@@ -112,6 +178,13 @@ func TestReusableFunctionResults(t *testing.T) {
 // reusableRulesOf compiles the policies of fsys as a revision would.
 func reusableRulesOf(t *testing.T, fsys fs.FS) *reusable {
 	t.Helper()
+	return rulesOf(t, fsys, readsPrincipalOrAction)
+}
+
+// rulesOf compiles the policies of fsys as a revision would and
+// classifies their rules by what of the input they read.
+func rulesOf(t *testing.T, fsys fs.FS, reads func(ast.Ref) bool) *reusable {
+	t.Helper()
 	s, err := readSnapshot(fsys, false)
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +193,7 @@ func reusableRulesOf(t *testing.T, fsys fs.FS) *reusable {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return reusableRules(compiler)
+	return reusableRules(compiler, reads)
 }
 
 // TestReusableResultMatchesGetRules: result, which walks the rule tree in

@@ -21,20 +21,24 @@
 # action's own requirements (where a team grant may stand in for a missing
 # role or permission), and last the opt-in impersonation guard. A stage
 # that does not pass denies with its own reason. An allow is not what is
-# left over: the one allow branch asks every stage to be defined and to
-# pass, so a gap anywhere (an undefined stage, a half-written data file)
+# left over: each branch that may allow asks every stage to be defined and
+# to pass, so a gap anywhere (an undefined stage, a half-written data file)
 # leaves the decision undefined, which the service answers with a 500,
-# never an allow. There is deliberately no default. The allow branch comes
-# first, and also returns the action's own denials (they come after every
-# other stage but the guard), so that the common cases ask each stage
-# once; any other denial asks again, in order, which stage failed
-# (complete rules are evaluated at most once per decision, so asking again
-# costs a lookup).
+# never an allow. There is deliberately no default. The branches that may
+# allow come first, and also return the action's own denials (they come
+# after every other stage but the guard), so that the common cases ask
+# each stage once; any other denial asks again, in order, which stage
+# failed (complete rules are evaluated at most once per decision, so
+# asking again costs a lookup).
 #
 # Written for speed: each stage is a lookup or a comparison on input and
 # data, complete rules (evaluated at most once per decision) carry what
 # several stages need, and messages are built only on the path that
-# returns them.
+# returns them. The common path asks two rules: stages_pass, which does
+# not depend on the action, so that the allowed actions of one resource
+# compute it once for all of them, and standing, which reads only the
+# principal and the action, so that a session carries it from one
+# decision to the next (reuse.go).
 package verdict.authz
 
 import data.verdict.catalog
@@ -43,24 +47,26 @@ import data.verdict.permissions
 import data.verdict.team
 import data.verdict.tenancy
 
-decision := outcome if {
+decision := standing if {
 	# The only allow, and the action's own denials (missing_role,
 	# missing_permission, ...), the most common ones: every stage before
-	# the action's requirements defined and passing. Any other input falls
-	# to the denials below, in order. Authentication is written out here
-	# rather than as a named rule: each named rule costs an evaluation of
-	# its own on every decision. A known action is implied: outcome is
-	# defined only for one.
+	# the action's requirements defined and passing, and the outcome of
+	# the requirements standing. Any other input falls to the denials
+	# below, in order. A known action is implied: standing is defined only
+	# for one. The stages are asked in their common case first
+	# (stages_pass); the next branches cover the rest.
+	stages_pass
+} else := standing if {
+	# The same stages when tenancy passes otherwise (a user-scoped action
+	# on a resource that names no organization).
 	input.principal.authenticated == true
 	tenancy.passes
 	not team.denies
-	stands(outcome.allow)
-} else := outcome if {
+} else := standing if {
 	# The same stages for a subject vouched for instead of a session.
 	subject_vouched
 	tenancy.passes
 	not team.denies
-	stands(outcome.allow)
 } else := {"allow": false, "reason": "unauthenticated", "message": msg} if {
 	not input.principal.authenticated == true
 	not subject_vouched
@@ -75,6 +81,19 @@ decision := outcome if {
 	team.denies
 } else := impersonation_guard.denial
 
+# The stages before the action's requirements pass, in their common case:
+# a signed-in user, a resource of the active organization (tenancy.rego),
+# and no team rule denying. Unless a team's deny rule reads the action,
+# nothing here does, so that the allowed actions of a resource compute it
+# once for all of them (reuse.go). Authentication is written out here
+# rather than as a named rule: each named rule costs an evaluation of its
+# own on every decision.
+stages_pass if {
+	input.principal.authenticated == true
+	tenancy.in_active_org
+	not team.denies
+}
+
 # No session, but an AuthZEN subject, and an action whose catalog entry
 # accepts the subject the calling service vouches for.
 subject_vouched if {
@@ -83,9 +102,14 @@ subject_vouched if {
 	catalog.accepts_subject
 }
 
-# The outcome stands: a denial always, an allow unless the impersonation
-# guard stops it (the guard applies only to what would otherwise be
-# allowed, so every other code comes first).
+# The outcome of the action's own requirements, when it stands: a denial
+# always, an allow unless the impersonation guard stops it (the guard
+# applies only to what would otherwise be allowed, so every other code
+# comes first). It reads the principal and the action only, so that a
+# session carries it from one decision to the next (reuse.go): one lookup
+# where the outcome and the guard would be two.
+standing := outcome if stands(outcome.allow)
+
 stands(allow) if allow == false
 
 stands(allow) if {

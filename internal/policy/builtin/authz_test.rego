@@ -421,12 +421,21 @@ test_messages_never_contain_claims_they_do_not_need if {
 # A caller without a session: an AuthZEN subject its service vouches for.
 service := {"type": "service", "id": "billing-worker"}
 
-# A user-scoped entry that accepts a vouched subject.
-subject_actions := {"reports:rebuild": {"scope": "user", "authentication": "subject", "requires": []}}
+# A user-scoped entry that accepts a subject the scheduler vouches for.
+subject_actions := {"reports:rebuild": {"scope": "user", "authentication": "subject", "callers": ["scheduler"], "requires": []}}
 
-decide_for_subject(principal, action, res, subject) := d if {
-	d := authz.decision with input as object.union(input_for(principal, action, res), {"subject": subject})
+decide_for_subject(principal, action, res, subject) := decide_by("scheduler", principal, action, res, subject)
+
+decide_by(caller, principal, action, res, subject) := d if {
+	d := authz.decision with input as object.union(input_for(principal, action, res), {"subject": subject, "caller": caller})
 		with data.verdict.actions as object.union(data.verdict.actions, subject_actions)
+}
+
+test_only_a_listed_caller_vouches if {
+	decide_by("gateway", anonymous, "reports:rebuild", {"type": "report", "id": "r1"}, service).reason == "unauthenticated"
+	d := authz.decision with input as object.union(input_for(anonymous, "reports:rebuild", {"type": "report", "id": "r1"}), {"subject": service})
+		with data.verdict.actions as object.union(data.verdict.actions, subject_actions)
+	d.reason == "unauthenticated"
 }
 
 test_a_subject_is_decided_when_the_entry_accepts_it if {

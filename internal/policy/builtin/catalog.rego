@@ -38,11 +38,15 @@ actions contains key if some key in data.verdict.system_permissions
 
 # The action may be decided for a caller without a session token, from
 # the AuthZEN subject the calling service vouches for (input.subject):
-# its entry says "authentication": "subject". Such an entry is
-# user-scoped (a load-time check), as a subject has no active
-# organization. A permission key never is.
+# its entry says "authentication": "subject" and lists in "callers" the
+# services that may vouch, each known by its API key's name
+# (input.caller, absent when the service runs without API keys), so that
+# no caller can pass for another. Such an entry is user-scoped (a
+# load-time check), as a subject has no active organization. A
+# permission key never is.
 accepts_subject if {
 	entry.authentication == "subject"
+	input.caller in entry.callers
 	not permissions.is_key(input.action)
 }
 
@@ -188,6 +192,30 @@ problems contains sprintf("catalog entry %s: \"authentication\" must be \"token\
 	is_object(entry)
 	"authentication" in object.keys(entry)
 	not entry.authentication in {"token", "subject"}
+}
+
+problems contains sprintf("catalog entry %s: \"authentication\": \"subject\" needs \"callers\", a non-empty list of the API key names of the services that may vouch for a subject", [name]) if {
+	some [_, name, entry] in _defined
+	is_object(entry)
+	entry.authentication == "subject"
+	not _names(object.get(entry, "callers", null))
+}
+
+problems contains sprintf("catalog entry %s: \"callers\" means something only with \"authentication\": \"subject\"", [name]) if {
+	some [_, name, entry] in _defined
+	is_object(entry)
+	"callers" in object.keys(entry)
+	not entry.authentication == "subject"
+}
+
+# list is a non-empty list of non-empty strings.
+_names(list) if {
+	is_array(list)
+	count(list) > 0
+	every name in list {
+		is_string(name)
+		name != ""
+	}
 }
 
 problems contains sprintf("catalog entry %s: \"authentication\": \"subject\" needs \"scope\": \"user\" (a subject vouched for by a service has no active organization)", [name]) if {

@@ -384,7 +384,23 @@ test_authentication_must_be_token_or_subject if {
 }
 
 test_a_subject_entry_must_be_user_scoped if {
-	problems := catalog.problems with data.verdict.actions as {"x:y": {"requires": [], "authentication": "subject"}}
+	problems := catalog.problems with data.verdict.actions as {"x:y": {"requires": [], "authentication": "subject", "callers": ["a"]}}
 	some p in problems
 	contains(p, "needs \"scope\": \"user\"")
+}
+
+test_a_subject_entry_names_its_callers if {
+	every callers in [null, [], [""], [1], "scheduler"] {
+		problems := catalog.problems with data.verdict.actions as {"x:y": {"requires": [], "scope": "user", "authentication": "subject", "callers": callers}}
+		some p in problems
+		contains(p, "needs \"callers\"")
+	}
+	ok := catalog.problems with data.verdict.actions as {"x:y": {"requires": [], "scope": "user", "authentication": "subject", "callers": ["scheduler"]}}
+	count(ok) == 0
+}
+
+test_callers_need_subject_authentication if {
+	problems := catalog.problems with data.verdict.actions as {"x:y": {"requires": [], "callers": ["a"]}}
+	some p in problems
+	contains(p, "only with")
 }

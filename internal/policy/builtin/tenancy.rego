@@ -15,27 +15,33 @@ package verdict.tenancy
 import data.verdict.catalog
 
 # The stage passes: the resource is the session's organization's (whatever
-# the action's scope: the common case, two comparisons), or the action is
-# user-scoped and the resource names no organization. A slug, when the
-# resource gives one, must be the session's too. The first definition
-# binds the resource's slug before comparing it, which OPA's rule index
-# reads as "the resource has a slug": without one, the definition is not
-# even entered.
-passes if {
-	slug := input.resource.org_slug
-	input.resource.org_id == input.principal.org_id
-	slug == input.principal.org_slug
-}
-
-passes if {
-	input.resource.org_id == input.principal.org_id
-	not input.resource.org_slug
-}
+# the action's scope: the common case), or the action is user-scoped and
+# the resource names no organization.
+passes if in_active_org
 
 passes if {
 	not input.resource.org_id
 	not input.resource.org_slug
 	catalog.user_scoped
+}
+
+# The resource is the session's organization's, by id, and by slug too
+# when the resource gives one: two comparisons. This part of the stage
+# does not depend on the action, and is a rule of its own so that the
+# allowed actions of one resource compute it once for all of them
+# (reuse.go); authz.rego's common path asks it directly. The first
+# definition binds the resource's slug before comparing it, which OPA's
+# rule index reads as "the resource has a slug": without one, the
+# definition is not even entered.
+in_active_org if {
+	slug := input.resource.org_slug
+	input.resource.org_id == input.principal.org_id
+	slug == input.principal.org_slug
+}
+
+in_active_org if {
+	input.resource.org_id == input.principal.org_id
+	not input.resource.org_slug
 }
 
 # Why the stage does not pass: the first of no_active_org, tenant_missing,
